@@ -12,6 +12,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+# Tests never reach the Hugging Face Hub: real loading code paths run against local files.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 

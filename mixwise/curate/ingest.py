@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mixwise import __version__
 from mixwise.curate import hub
+from mixwise.curate.flat import SHAPES, convert_block
 from mixwise.curate.formats import FORMATS, Converted, Format, Reject, detect_format, known_formats, record_id
 from mixwise.curate.readers import Damage, FileReader
 from mixwise.errors import InputError, did_you_mean
@@ -59,16 +61,18 @@ class IngestReport:
 
 # -- content ids ------------------------------------------------------------------------------
 def _norm(text: str) -> str:
+    if text.isascii():  # ASCII is already NFC; skip the costlier normalize call
+        return text.replace("\r\n", "\n").strip()
     return unicodedata.normalize("NFC", text.replace("\r\n", "\n")).strip()
 
 
 def content_hash(system: str | None, messages: list[tuple[str, str]]) -> str:
     """Hash of the normalized conversation: identical content gives the identical hash."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(_norm(system or "").encode())
-    for role, text in messages:
-        h.update(b"\x1e" + role.encode() + b"\x1f" + _norm(text).encode())
-    return h.hexdigest()
+    key = _norm(system or "") + "".join(f"\x1e{role}\x1f{_norm(text)}" for role, text in messages)
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+
 
 
 def row_id(source: str, chash: str, occurrence: int) -> str:
@@ -158,13 +162,70 @@ class _TableWriter:
         c["category"].append(conv.category)
         self.rows += 1
 
+    def add_frame(self, rows: pl.DataFrame, multi_stem: str | None) -> None:
+        """Append a block converted column-wise by flat.py (single-turn rows, no system prompt)."""
+        self.flush()
+        n = rows.height
+        if n == 0:
+            return
+        # Keys are built with the same _norm as the per-record path, so ids cannot drift between paths.
+        keys = [f"\x1euser\x1f{_norm(a)}\x1eassistant\x1f{_norm(b)}" for a, b in zip(rows["prompt"].to_list(), rows["response"].to_list())]
+        blake = hashlib.blake2b
+        hashes = [blake(k.encode(), digest_size=16).hexdigest() for k in keys]
+        seen, source = self.seen, self.source
+        ids = []
+        for chash in hashes:
+            occurrence = seen[chash]
+            seen[chash] = occurrence + 1
+            ids.append(blake(f"{source}\x1f{chash}\x1f{occurrence}".encode(), digest_size=8).hexdigest())
+        position = pl.col("index").cast(pl.String)
+        if multi_stem is not None:
+            position = pl.lit(f"{multi_stem}:") + position
+        frame = rows.select(
+            id=pl.Series(ids, dtype=pl.String),
+            content_hash=pl.Series(hashes, dtype=pl.String),
+            source=pl.lit(source),
+            source_id=pl.coalesce(pl.col("source_id"), position),
+            prompt="prompt",
+            response="response",
+            system=pl.lit(None, dtype=pl.String),
+            n_turns=pl.lit(1, dtype=pl.Int32),
+            prompt_chars=pl.col("prompt").str.len_chars().cast(pl.Int32),
+            response_chars=pl.col("response").str.len_chars().cast(pl.Int32),
+            template="template",
+            category="category",
+        )
+        table = frame.to_arrow()
+        prompts, responses = table.column("prompt").combine_chunks(), table.column("response").combine_chunks()
+        import numpy as np
+
+        order = np.empty(2 * n, dtype=np.int64)
+        order[0::2] = np.arange(n)
+        order[1::2] = np.arange(n) + n
+        contents = pa.concat_arrays([prompts.cast(pa.string()), responses.cast(pa.string())]).take(pa.array(order))
+        roles = pa.DictionaryArray.from_arrays(pa.array(np.tile([0, 1], n), pa.int8()), pa.array(["user", "assistant"])).cast(pa.string())
+        messages = pa.ListArray.from_arrays(pa.array(np.arange(0, 2 * n + 1, 2), pa.int32()),
+                                            pa.StructArray.from_arrays([roles, contents], names=["role", "content"]))
+        cols = {name: table.column(name) for name in table.column_names}
+        cols["messages"] = messages
+        out = pa.Table.from_pydict({name: cols[name] for name in SAMPLE_SCHEMA.names}).cast(SAMPLE_SCHEMA)
+        self._write(out)
+        self.rows += n
+
+    def _write(self, table: pa.Table) -> None:
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(
+                # Uncompressed, like the datasets cache: compression tripled the write time of text columns.
+                self.path, SAMPLE_SCHEMA, compression="none",
+                # dictionary-encode only the low-cardinality columns; trying it on long texts costs time for nothing
+                use_dictionary=["source", "template", "category", "messages.list.element.role"],
+            )
+        self.writer.write_table(table)
+
     def flush(self) -> None:
         if not self.cols["id"]:
             return
-        table = pa.Table.from_pydict(self.cols, schema=SAMPLE_SCHEMA)
-        if self.writer is None:
-            self.writer = pq.ParquetWriter(self.path, SAMPLE_SCHEMA, compression="zstd")
-        self.writer.write_table(table)
+        self._write(pa.Table.from_pydict(self.cols, schema=SAMPLE_SCHEMA))
         self._reset()
 
     def close(self) -> None:
@@ -173,6 +234,28 @@ class _TableWriter:
             pq.write_table(SAMPLE_SCHEMA.empty_table(), self.path)
         else:
             self.writer.close()
+
+
+def _fast_block(block: bytes, fmt: str, first_index: int):
+    """Parse a block with Arrow and convert it column-wise; None to use the per-record path."""
+    import io
+
+    import pyarrow.json as pj
+
+    try:
+        table = pj.read_json(io.BytesIO(block))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None  # a corrupt line or mixed types: the per-record path reports it exactly
+    lines: list[bytes] | None = None
+
+    def original(i: int) -> Any:
+        nonlocal lines
+        if lines is None:
+            lines = [ln for ln in block.splitlines() if ln.strip()]
+        return orjson.loads(lines[i])
+
+    converted = convert_block(table, fmt, first_index, original)
+    return None if converted is None else (converted, table.num_rows)
 
 
 # -- ingest -------------------------------------------------------------------------------------
@@ -249,30 +332,59 @@ def ingest(
             rejected[reason] += 1
             rej.write(orjson.dumps({"reason": reason, "detail": detail, "file": where, "position": position, "record": record}, default=str) + b"\n")
 
+        def convert_records(chunk: list[tuple[int, Any]], where: str, stem: str) -> None:
+            nonlocal seen_records
+            for pos, rec in chunk:
+                if limit is not None and seen_records >= limit:
+                    return
+                seen_records += 1
+                position = f"{stem}:{pos}" if multi else str(pos)
+                if not isinstance(rec, dict):
+                    reject(where, position, "not_an_object", f"got {type(rec).__name__}", rec)
+                    continue
+                try:
+                    conv = chosen.convert(rec)
+                except Reject as r:
+                    reject(where, position, r.reason, r.detail, rec)
+                    continue
+                writer.add(record_id(rec) or position, conv)
+
         for where, make_chunks, reader in inputs:
             stem = Path(where).stem
-            for chunk in make_chunks():
-                if chosen is None:
-                    chosen = detect_format((rec for _, rec in chunk), where)
-                for pos, rec in chunk:
+            if reader is not None and reader.is_json_lines() and limit is None:
+                # Block path: Arrow parses whole blocks; flat formats convert column-wise.
+                index = 0
+                for first_line, first_byte, block in reader.blocks():
+                    if chosen is None:
+                        head = reader.records_of_block(first_line, first_byte, block[: 1 << 20].rsplit(b"\n", 1)[0] + b"\n", 0)
+                        reader.damage.clear()
+                        reader.raw_rejects.clear()
+                        chosen = detect_format((rec for _, rec in head[:200]), where)
+                    fast = _fast_block(block, chosen.name, index) if chosen.name in SHAPES else None
+                    if fast is None:
+                        chunk = reader.records_of_block(first_line, first_byte, block, index)
+                        convert_records(chunk, where, stem)
+                        index += len(chunk)
+                    else:
+                        (rows, rejects), n_records = fast
+                        for pos, reason, rec in rejects:
+                            reject(where, f"{stem}:{pos}" if multi else str(pos), reason, "", rec)
+                        writer.add_frame(rows, stem if multi else None)
+                        index += n_records
+                        seen_records += n_records
+                    writer.flush()
+                    if progress is not None:
+                        progress(done_bytes + first_byte + len(block), total)
+            else:
+                for chunk in make_chunks():
+                    if chosen is None:
+                        chosen = detect_format((rec for _, rec in chunk), where)
+                    convert_records(chunk, where, stem)
+                    writer.flush()
+                    if progress is not None:
+                        progress(done_bytes + (reader.bytes_read if reader else 0), total)
                     if limit is not None and seen_records >= limit:
                         break
-                    seen_records += 1
-                    position = f"{stem}:{pos}" if multi else str(pos)
-                    if not isinstance(rec, dict):
-                        reject(where, position, "not_an_object", f"got {type(rec).__name__}", rec)
-                        continue
-                    try:
-                        conv = chosen.convert(rec)
-                    except Reject as r:
-                        reject(where, position, r.reason, r.detail, rec)
-                        continue
-                    writer.add(record_id(rec) or position, conv)
-                writer.flush()
-                if progress is not None:
-                    progress(done_bytes + (reader.bytes_read if reader else 0), total)
-                if limit is not None and seen_records >= limit:
-                    break
             if reader is not None:
                 damage += reader.damage
                 for raw in reader.raw_rejects:
@@ -287,10 +399,9 @@ def ingest(
 
     if damage and not salvage:
         discard()
-        kept = writer.rows + sum(v for k, v in rejected.items() if k not in ("truncated_record", "malformed_json"))
         raise InputError(
-            f"{damage[0].describe()}; {kept} complete records were read before/around it",
-            f"re-run with --salvage to keep them (the damaged part is written to {tmp_rejects})",
+            f"{damage[0].describe()}; {writer.rows} rows are intact" + (f" ({len(damage)} damaged places in all)" if len(damage) > 1 else ""),
+            f"re-run with --salvage to keep them (the damaged text is in {tmp_rejects})",
         )
     if writer.rows == 0:
         discard()

@@ -108,6 +108,11 @@ class FileReader:
             else:
                 yield from _batched(self._line_records(), chunk_size)
 
+    def is_json_lines(self) -> bool:
+        """True for JSONL files (and .json files holding one object per line)."""
+        kind = self.kind
+        return kind == "jsonl" or (kind == "json" and self._first_char() == "{")
+
     # -- JSON ----------------------------------------------------------------
     def _open_binary(self):
         return gzip.open(self.path, "rb") if self.compressed else self.path.open("rb")
@@ -130,7 +135,7 @@ class FileReader:
         parts: list[bytes] = []
         with gzip.open(self.path, "rb") as f:
             try:
-                while block := f.read(1 << 20):
+                while block := f.read1(1 << 16):  # read1: a cut stream keeps what came before the cut
                     parts.append(block)
             except (EOFError, OSError, zlib.error) as e:
                 self._gzip_damage(sum(map(len, parts)), str(e))
@@ -184,42 +189,72 @@ class FileReader:
         byte_offset = len(text[:pos].encode("utf-8"))
         self.damage.append(Damage(str(self.path), kind, line, byte_offset, f"{message} (after {kept} complete records)"))
 
+    def blocks(self, block_bytes: int = 16 << 20) -> Iterator[tuple[int, int, bytes]]:
+        """``(first_line, first_byte, data)`` blocks of whole lines of a JSON-lines file."""
+        f = self._open_binary()
+        line, offset, rest = 1, 0, b""
+        try:
+            while True:
+                parts, size, failed = [], 0, None
+                while size < block_bytes:  # small reads: a cut gzip stream loses at most one piece
+                    try:
+                        piece = f.read1(1 << 16) if self.compressed else f.read(min(1 << 20, block_bytes))
+                    except (EOFError, OSError, zlib.error) as e:
+                        failed = e
+                        break
+                    if not piece:
+                        break
+                    parts.append(piece)
+                    size += len(piece)
+                data = rest + b"".join(parts)
+                if failed is not None or not parts:
+                    if data:
+                        yield line, offset, data
+                    if failed is not None:
+                        self._gzip_damage(offset + len(data), str(failed))
+                    return
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    rest = data
+                    continue
+                block, rest = data[:cut], data[cut:]
+                yield line, offset, block
+                line += block.count(b"\n")
+                offset += len(block)
+        finally:
+            f.close()
+            self.bytes_read = self.size()
+
+    def records_of_block(self, first_line: int, first_byte: int, block: bytes, first_index: int) -> list[tuple[int, Any]]:
+        """Parse one block line by line; a corrupt or cut-off line is reported and skipped."""
+        out: list[tuple[int, Any]] = []
+        index, offset = first_index, first_byte
+        for lineno, raw in enumerate(block.splitlines(keepends=True), start=first_line):
+            start = offset
+            offset += len(raw)
+            if not raw.strip():
+                continue
+            try:
+                record = orjson.loads(raw)
+            except orjson.JSONDecodeError as e:
+                last = not raw.endswith(b"\n")
+                kind = "truncated" if last else "corrupt"
+                self.damage.append(Damage(str(self.path), kind, lineno, start, f"{e} (record {index})"))
+                self.raw_rejects.append(
+                    RawReject(f"line {lineno}", "truncated_record" if last else "malformed_json", raw.decode("utf-8", "replace"))
+                )
+                continue
+            out.append((index, record))
+            index += 1
+        return out
+
     def _line_records(self) -> Iterator[tuple[int, Any]]:
         """Records of a JSON-lines file; a corrupt line is reported and reading goes on."""
         index = 0
-        offset = 0
-        lineno = 0
-        f = self._open_binary()
-        try:
-            lines = iter(f)
-            while True:
-                try:
-                    raw = next(lines)
-                except StopIteration:
-                    break
-                except (EOFError, OSError, zlib.error) as e:
-                    self._gzip_damage(offset, str(e))
-                    break
-                lineno += 1
-                start = offset
-                offset += len(raw)
-                if not raw.strip():
-                    continue
-                try:
-                    record = orjson.loads(raw)
-                except orjson.JSONDecodeError as e:
-                    last = not raw.endswith(b"\n")
-                    kind = "truncated" if last else "corrupt"
-                    self.damage.append(Damage(str(self.path), kind, lineno, start, f"{e} (record {index})"))
-                    self.raw_rejects.append(
-                        RawReject(f"line {lineno}", "truncated_record" if last else "malformed_json", raw.decode("utf-8", "replace"))
-                    )
-                    continue
-                yield index, record
-                index += 1
-        finally:
-            f.close()
-        self.bytes_read = self.size()
+        for first_line, first_byte, block in self.blocks():
+            recs = self.records_of_block(first_line, first_byte, block, index)
+            index += len(recs)
+            yield from recs
 
     # -- columnar ------------------------------------------------------------
     def _parquet_chunks(self, chunk_size: int) -> Iterator[list[tuple[int, Any]]]:

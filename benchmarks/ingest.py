@@ -1,0 +1,83 @@
+"""Ingest throughput and memory: mixwise ingest vs ``datasets.load_dataset("json")`` on the same file.
+
+Builds a JSONL of N rows (default 1,000,000) from the shared instruction data
+(Alpaca, Dolly-HHRLHF, GSM8K, LIMA records cycled, each made distinct by a row
+number), then ingests it once with mixwise and once with ``datasets`` (cold
+cache), each in its own process, and prints rows/s, peak RSS and the ratios.
+
+Run: python benchmarks/ingest.py [--rows 1000000] [--data ../shared/data]
+Targets: mixwise not slower than datasets; mixwise peak memory < 3x file size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _util import machine, run_measured, save  # noqa: E402
+
+
+def base_records(data: Path) -> list[dict]:
+    """Shared records as Alpaca-shaped dicts."""
+    inst = data / "instruct"
+    out = [{"instruction": r["instruction"], "input": r["input"], "output": r["output"]}
+           for r in json.loads((inst / "alpaca_5000.json").read_text()) if r["output"].strip()]
+    out += [{"instruction": r["instruction"], "input": r["input"], "output": r["output"]} for r in json.loads((inst / "lima_train.json").read_text())]
+    for line in (inst / "gsm8k_train.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        out.append({"instruction": r["question"], "input": "", "output": r["answer"]})
+    for line in (inst / "dolly_hhrlhf_small.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        out.append({"instruction": r["prompt"].split("### Instruction:")[-1].split("### Response:")[0].strip(), "input": "", "output": r["response"]})
+    return out
+
+
+def build_file(path: Path, rows: int, data: Path) -> int:
+    base = base_records(data)
+    with path.open("w") as f:
+        for i in range(rows):
+            r = base[i % len(base)]
+            f.write(json.dumps({"instruction": f"{r['instruction']} (#{i})", "input": r["input"], "output": r["output"]}) + "\n")
+    return path.stat().st_size
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        src = tmp / "bench.jsonl"
+        size = build_file(src, args.rows, args.data)
+        print(f"file: {args.rows:,} rows, {size / 1e6:.0f} MB")
+        ours = run_measured(
+            "from mixwise.workspace import Workspace; from mixwise.curate.ingest import ingest; "
+            f"r = ingest({str(src)!r}, Workspace.resolve({str(tmp / 'ws')!r})); print(r.rows)"
+        )
+        theirs = run_measured(
+            "import datasets; datasets.disable_progress_bars(); "
+            f"ds = datasets.load_dataset('json', data_files={str(src)!r}, split='train', cache_dir={str(tmp / 'hf')!r}); print(len(ds))",
+            env={"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"},
+        )
+    result = {"rows": args.rows, "file_bytes": size, "machine": machine()}
+    for label, m in (("mixwise", ours), ("datasets", theirs)):
+        assert int(m["stdout"].splitlines()[-1]) == args.rows, (label, m["stdout"])
+        result[label] = {"seconds": m["seconds"], "rows_per_s": args.rows / m["seconds"], "peak_rss_bytes": m["peak_rss_bytes"],
+                         "peak_over_file": m["peak_rss_bytes"] / size}
+    result["speed_ratio_mixwise_over_datasets"] = result["mixwise"]["rows_per_s"] / result["datasets"]["rows_per_s"]
+    for label in ("mixwise", "datasets"):
+        m = result[label]
+        print(f"{label:9s} {m['seconds']:7.1f} s  {m['rows_per_s']:10,.0f} rows/s  peak {m['peak_rss_bytes'] / 1e9:5.2f} GB "
+              f"({m['peak_over_file']:.2f}x file)")
+    print(f"speed ratio mixwise/datasets: {result['speed_ratio_mixwise_over_datasets']:.2f}x "
+          f"(target >= 1.0); mixwise peak/file: {result['mixwise']['peak_over_file']:.2f}x (target < 3)")
+    print(f"saved {save('ingest', result)}")
+
+
+if __name__ == "__main__":
+    main()

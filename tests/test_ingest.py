@@ -1,0 +1,208 @@
+"""Ingest end to end on small files: damage, salvage, rejects, re-ingest, file types, hf: path."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import polars as pl
+import pytest
+
+from mixwise.curate.ingest import ingest
+from mixwise.errors import InputError
+
+ALPACA = [
+    {"instruction": "Name a color", "input": "", "output": "Blue"},
+    {"instruction": "Add", "input": "2 and 3", "output": "5"},
+    {"instruction": "Empty answer", "input": "", "output": ""},
+    {"instruction": "Name a color", "input": "", "output": "Blue"},  # exact copy of row 0
+]
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_jsonl_rows_rejects_and_ids(tmp_path, ws):
+    src = write_jsonl(tmp_path / "alp.jsonl", ALPACA)
+    r = ingest(str(src), ws)
+    assert (r.name, r.format, r.rows) == ("alp", "alpaca", 3)
+    assert r.rejected == {"empty_output": 1}
+    df = ws.samples()
+    assert df["id"].n_unique() == 3
+    assert df["content_hash"].n_unique() == 2  # the copy shares its content hash, not its id
+    assert df["source_id"].to_list() == ["0", "1", "3"]
+    assert df["prompt"][1] == "Add\n\n2 and 3"
+    rejects = [json.loads(l) for l in (ws.source_dir("alp") / "rejects.jsonl").read_text().splitlines()]
+    assert rejects == [{"reason": "empty_output", "detail": "", "file": str(src), "position": "2", "record": ALPACA[2]}]
+
+
+def test_reingest_unchanged_is_skipped_and_stable(tmp_path, ws):
+    src = write_jsonl(tmp_path / "alp.jsonl", ALPACA)
+    first = ingest(str(src), ws)
+    ids = ws.samples()["id"].to_list()
+    again = ingest(str(src), ws)
+    assert again.skipped and not first.skipped
+    assert ws.samples()["id"].to_list() == ids
+    write_jsonl(src, ALPACA + [{"instruction": "New", "input": "", "output": "row"}])
+    changed = ingest(str(src), ws)
+    assert not changed.skipped and changed.rows == 4
+    assert ws.samples()["id"].to_list()[:3] == ids  # ids do not depend on other rows
+
+
+def test_truncated_json_array_needs_salvage(tmp_path, ws):
+    text = json.dumps(ALPACA[:2] + [{"instruction": "Third", "input": "", "output": "x"}], indent=1)
+    cut = text[: text.index('"Third"') + 4]
+    src = tmp_path / "cut.json"
+    src.write_text(cut)
+    with pytest.raises(InputError) as e:
+        ingest(str(src), ws)
+    msg = e.value.line()
+    assert "cut off" in msg and f"byte {cut.rindex('{')}" in msg and "--salvage" in msg
+    assert "line " in msg and "2 complete records" in msg
+    assert ws.source_names() == []  # nothing registered without --salvage
+    r = ingest(str(src), ws, salvage=True)
+    assert r.rows == 2 and r.rejected == {"truncated_record": 1}
+    assert r.damage and r.damage[0].kind == "truncated"
+    assert ws.source_meta("cut")["salvaged"] is True
+
+
+def test_corrupt_jsonl_line_keeps_the_rest(tmp_path, ws):
+    src = tmp_path / "bad.jsonl"
+    lines = [json.dumps(ALPACA[0]), '{"instruction": "broken", ', json.dumps(ALPACA[1])]
+    src.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as e:
+        ingest(str(src), ws)
+    assert "line 2" in e.value.line() and f"byte {len(lines[0]) + 1}" in e.value.line()
+    r = ingest(str(src), ws, salvage=True)
+    assert r.rows == 2 and r.rejected == {"malformed_json": 1}
+    raw = json.loads((ws.source_dir("bad") / "rejects.jsonl").read_text())
+    assert raw["position"] == "line 2" and raw["record"].startswith('{"instruction": "broken"')
+
+
+def test_truncated_gzip_jsonl(tmp_path, ws):
+    payload = "".join(json.dumps({"question": f"q{i}?", "answer": f"a{i}"}) + "\n" for i in range(2000)).encode()
+    full = gzip.compress(payload)
+    src = tmp_path / "g.jsonl.gz"
+    src.write_bytes(full[: len(full) // 2])
+    with pytest.raises(InputError):
+        ingest(str(src), ws)
+    r = ingest(str(src), ws, salvage=True)
+    assert 0 < r.rows < 2000 and r.damage[0].kind == "truncated"
+    ok = tmp_path / "ok.jsonl.gz"
+    ok.write_bytes(full)
+    assert ingest(str(ok), ws).rows == 2000
+
+
+def test_json_gz_array_parquet_csv_and_glob(tmp_path, ws):
+    rows = [{"question": "What is 2+2?", "answer": "4"}, {"question": "What is 3+3?", "answer": "6"}]
+    (tmp_path / "a.json.gz").write_bytes(gzip.compress(json.dumps(rows).encode()))
+    pl.DataFrame(rows).write_parquet(tmp_path / "b.parquet")
+    pl.DataFrame(rows).write_csv(tmp_path / "c.csv")
+    assert ingest(str(tmp_path / "a.json.gz"), ws).rows == 2
+    assert ingest(str(tmp_path / "b.parquet"), ws).format == "gsm8k"
+    assert ingest(str(tmp_path / "c.csv"), ws).rows == 2
+    write_jsonl(tmp_path / "part1.jsonl", rows)
+    write_jsonl(tmp_path / "part2.jsonl", rows)
+    r = ingest(str(tmp_path / "part*.jsonl"), ws, name="parts")
+    assert r.rows == 4
+    assert sorted(ws.samples(["parts"])["source_id"].to_list()) == ["part1:0", "part1:1", "part2:0", "part2:1"]
+
+
+def test_messages_keep_all_turns(tmp_path, ws):
+    rec = {"id": "c1", "conversations": [{"from": "human", "value": "Q1"}, {"from": "gpt", "value": "A1"},
+                                         {"from": "human", "value": "Q2"}, {"from": "gpt", "value": "A2"}]}
+    src = tmp_path / "sg.json"
+    src.write_text(json.dumps([rec]))
+    ingest(str(src), ws)
+    row = ws.samples().row(0, named=True)
+    assert row["source_id"] == "c1" and row["n_turns"] == 2
+    assert (row["prompt"], row["response"]) == ("Q1", "A1")
+    assert [m["content"] for m in row["messages"]] == ["Q1", "A1", "Q2", "A2"]
+
+
+def test_forced_format_and_unknown_format(tmp_path, ws):
+    src = write_jsonl(tmp_path / "weird.jsonl", [{"text": "x"}])
+    with pytest.raises(InputError) as e:
+        ingest(str(src), ws)
+    assert "text" in e.value.line() and "alpaca" in e.value.line()
+    with pytest.raises(InputError) as e:
+        ingest(str(src), ws, fmt="alpacca")
+    assert "did you mean 'alpaca'" in e.value.line()
+    with pytest.raises(InputError) as e:  # forced: every row rejected, named reason
+        ingest(str(src), ws, fmt="gsm8k")
+    assert "missing_question=1" in e.value.line()
+
+
+def test_empty_and_missing_inputs(tmp_path, ws):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(InputError, match="no usable rows"):
+        ingest(str(empty), ws)
+    with pytest.raises(InputError, match="no such file"):
+        ingest(str(tmp_path / "nope.json"), ws)
+    with pytest.raises(InputError, match="no files match"):
+        ingest(str(tmp_path / "*.nothing"), ws)
+    with pytest.raises(InputError, match="cannot tell the file type"):
+        (tmp_path / "x.txt").write_text("hi")
+        ingest(str(tmp_path / "x.txt"), ws)
+    with pytest.raises(InputError, match="not a readable Parquet"):
+        (tmp_path / "bad.parquet").write_text("not parquet")
+        ingest(str(tmp_path / "bad.parquet"), ws)
+
+
+def test_non_object_records_are_rejected(tmp_path, ws):
+    src = tmp_path / "mixed.json"
+    src.write_text(json.dumps([{"question": "q", "answer": "a"}, [1, 2], "text"]))
+    r = ingest(str(src), ws)
+    assert r.rows == 1 and r.rejected == {"not_an_object": 2}
+
+
+def test_hf_path_through_datasets(tmp_path, ws):
+    """The real datasets code path, on a local data folder and on a save_to_disk folder."""
+    import datasets
+
+    folder = tmp_path / "hubish"
+    folder.mkdir()
+    write_jsonl(folder / "train.jsonl", [{"question": "q1?", "answer": "a1"}, {"question": "q2?", "answer": "a2"}])
+    r = ingest(f"hf:{folder}", ws, name="hubish")
+    assert r.rows == 2 and r.format == "gsm8k"
+    saved = tmp_path / "saved"
+    datasets.Dataset.from_list(ALPACA[:2]).save_to_disk(str(saved))
+    assert ingest(f"hf:{saved}", ws, name="saved").rows == 2
+    with pytest.raises(InputError, match="cannot load hf dataset"):
+        ingest("hf:no-such-org/no-such-dataset-xyz", ws)
+
+
+def test_cli_ingest_and_sources_json(tmp_path, cli):
+    src = write_jsonl(tmp_path / "alp.jsonl", ALPACA)
+    res = cli("ingest", str(src), "--name", "alp")
+    assert res.exit_code == 0 and "3 rows" in res.output and "empty_output 1" in res.output
+    res = cli("sources", "--json")
+    data = json.loads(res.output)
+    assert data[0]["name"] == "alp" and data[0]["rows"] == 3 and data[0]["rejected"] == {"empty_output": 1}
+    res = cli("ingest", str(src), "--name", "alp")
+    assert "unchanged" in res.output
+
+
+@pytest.mark.parametrize("fmt_rows", [
+    [{"instruction": " Tab\tand\x1cseparator \r\n", "input": "ctx\u00a0", "output": "é (combining e\u0301)"},
+     {"instruction": "x", "input": None, "output": "  "}, {"instruction": "Same", "input": "", "output": "A"},
+     {"instruction": "Same", "input": "", "output": "A"}, {"id": 7, "instruction": "with id", "input": "", "output": "B"}],
+    [{"prompt": "### Instruction:\nQ\n\n### Response:\n", "response": "A"}, {"prompt": "plain", "response": "B\r\n"},
+     {"prompt": "### Instruction:\n\n### Response:", "response": "C"}],
+])
+def test_fast_block_path_equals_record_path(tmp_path, ws, fmt_rows):
+    """JSONL goes through the column-wise fast path, a JSON array through per-record converters."""
+    write_jsonl(tmp_path / "fast.jsonl", fmt_rows)
+    (tmp_path / "slow.json").write_text(json.dumps(fmt_rows))
+    a = ingest(str(tmp_path / "fast.jsonl"), ws, name="same")
+    fast = ws.samples(["same"])
+    fast_rejects = (ws.source_dir("same") / "rejects.jsonl").read_text()
+    b = ingest(str(tmp_path / "slow.json"), ws, name="same", force=True)
+    slow = ws.samples(["same"])
+    assert a.rejected == b.rejected
+    assert fast.to_dicts() == slow.to_dicts()
+    assert [json.loads(l)["record"] for l in fast_rejects.splitlines()] == [
+        json.loads(l)["record"] for l in (ws.source_dir("same") / "rejects.jsonl").read_text().splitlines()]
