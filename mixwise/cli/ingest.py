@@ -66,12 +66,17 @@ def sources(as_json: bool = typer.Option(False, "--json", help="Print a JSON lis
         console.print(f"no sources in {ws.root}; add one with: mixwise ingest FILE")
         return
     table = Table(title=f"sources in {ws.root}")
-    for col in ("name", "rows", "rejected", "format", "fingerprint", "ingested"):
-        table.add_column(col, justify="right" if col in ("rows",) else "left")
+    table.add_column("name", no_wrap=True)
+    table.add_column("rows", justify="right")
+    table.add_column("rejected (by reason)", min_width=24)
+    table.add_column("format")
+    table.add_column("fingerprint", no_wrap=True)
+    table.add_column("ingested")
     for m in metas:
-        rej = ", ".join(f"{k} {v}" for k, v in m["rejected"].items()) or "-"
-        table.add_row(m["name"], f"{m['rows']:,}", rej + (" (salvaged)" if m.get("salvaged") else ""), m["format"],
-                      m["fingerprint"][:12], m["ingested_at"])
+        total = sum(m["rejected"].values())
+        reasons = "\n".join(f"{k}: {v:,}" for k, v in sorted(m["rejected"].items(), key=lambda kv: -kv[1]))
+        rej = f"{total:,}" + (f"\n{reasons}" if reasons else "") + ("\n[yellow]salvaged[/]" if m.get("salvaged") else "")
+        table.add_row(m["name"], f"{m['rows']:,}", rej, m["format"], m["fingerprint"][:8], m["ingested_at"][5:16].replace("T", " "))
     console.print(table)
 
 
