@@ -68,9 +68,9 @@ def sources(as_json: bool = typer.Option(False, "--json", help="Print a JSON lis
     table = Table(title=f"sources in {ws.root}")
     table.add_column("name", no_wrap=True)
     table.add_column("rows", justify="right")
-    table.add_column("rejected (by reason)", min_width=24)
+    table.add_column("rejected, by reason", min_width=22)
     table.add_column("format")
-    table.add_column("fingerprint", no_wrap=True)
+    table.add_column("fingerprint")
     table.add_column("ingested")
     for m in metas:
         total = sum(m["rejected"].values())
