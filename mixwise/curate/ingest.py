@@ -68,11 +68,27 @@ def _norm(text: str) -> str:
 
 def content_hash(system: str | None, messages: list[tuple[str, str]]) -> str:
     """Hash of the normalized conversation: identical content gives the identical hash."""
-    key = _norm(system or "") + "".join(f"\x1e{role}\x1f{_norm(text)}" for role, text in messages)
+    return _hash_normalized(_norm(system or ""), [(r, _norm(t)) for r, t in messages])
+
+
+def _hash_normalized(system: str, messages: list[tuple[str, str]]) -> str:
+    key = system + "".join(f"\x1e{role}\x1f{text}" for role, text in messages)
     return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
 
+
+
+def _normalize_frame(rows: pl.DataFrame) -> pl.DataFrame:
+    """Column-wise ``_norm`` of prompt/response (already stripped): CRLF -> LF, NFC for non-ASCII rows."""
+    rows = rows.with_columns(pl.col("prompt", "response").str.replace_all("\r\n", "\n", literal=True))
+    for col in ("prompt", "response"):
+        mask = rows[col].str.contains(r"[^\x00-\x7F]")
+        if mask.any():
+            idx = mask.arg_true()
+            fixed = [unicodedata.normalize("NFC", t).strip() for t in rows[col].gather(idx).to_list()]
+            rows = rows.with_columns(rows[col].scatter(idx, pl.Series(fixed, dtype=pl.String)))
+    return rows
 
 
 def row_id(source: str, chash: str, occurrence: int) -> str:
@@ -139,8 +155,10 @@ class _TableWriter:
         self.cols: dict[str, list[Any]] = {name: [] for name in SAMPLE_SCHEMA.names}
 
     def add(self, source_id: str, conv: Converted) -> None:
-        msgs = conv.messages
-        chash = content_hash(conv.system, msgs)
+        # Stored text is the normalized text (CRLF -> LF, NFC, stripped), so hashes are of what is stored.
+        msgs = [(r, _norm(t)) for r, t in conv.messages]
+        system = _norm(conv.system) if conv.system else None
+        chash = _hash_normalized(system or "", msgs)
         occurrence = self.seen[chash]
         self.seen[chash] = occurrence + 1
         prompt = next(t for r, t in msgs if r == "user")
@@ -153,7 +171,7 @@ class _TableWriter:
         c["source_id"].append(source_id)
         c["prompt"].append(prompt)
         c["response"].append(response)
-        c["system"].append(conv.system)
+        c["system"].append(system)
         c["messages"].append([{"role": r, "content": t} for r, t in msgs])
         c["n_turns"].append(sum(1 for r, _ in msgs if r == "user"))
         c["prompt_chars"].append(len(prompt))
@@ -168,8 +186,8 @@ class _TableWriter:
         n = rows.height
         if n == 0:
             return
-        # Keys are built with the same _norm as the per-record path, so ids cannot drift between paths.
-        keys = [f"\x1euser\x1f{_norm(a)}\x1eassistant\x1f{_norm(b)}" for a, b in zip(rows["prompt"].to_list(), rows["response"].to_list())]
+        rows = _normalize_frame(rows)
+        keys = rows.select(pl.concat_str([pl.lit("\x1euser\x1f"), "prompt", pl.lit("\x1eassistant\x1f"), "response"])).to_series().to_list()
         blake = hashlib.blake2b
         hashes = [blake(k.encode(), digest_size=16).hexdigest() for k in keys]
         seen, source = self.seen, self.source
