@@ -18,6 +18,7 @@ def mix(
     check: bool = typer.Option(False, "--check", help="Validate the spec against the workspace without building."),
     manifests: Optional[str] = typer.Option(None, "--manifests", "-m", envvar="MIXWISE_MANIFESTS", help=MANIFESTS_HELP),
     source: List[str] = typer.Option([], "--source", "-s", help="Point a source of the spec elsewhere: NAME=PATH or NAME=hf:ORG/NAME (repeatable)."),
+    allow_short: bool = typer.Option(False, "--allow-shortfall", help="Take what matches when a component cannot be filled, and record the gap."),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
 ) -> None:
     """Build a versioned mixture manifest from a YAML spec.
@@ -30,11 +31,13 @@ def mix(
     Example: mixwise mix manifests/limit/lima_1k.yaml --source lima=../shared/data/instruct/lima_train.json
     """
     from mixwise.mixing.manifest import build_manifest, ensure_sources
-    from mixwise.mixing.spec import load_spec, parse_overrides
+    from mixwise.mixing.spec import allow_shortfall, load_spec, parse_overrides
     from mixwise.mixing.diff_view import manifest_tree
 
     ws = workspace()
     parsed = load_spec(spec, overrides=parse_overrides(source))
+    if allow_short:
+        parsed = allow_shortfall(parsed)
     if check:
         from mixwise.mixing.check import check_against_workspace
 

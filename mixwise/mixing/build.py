@@ -60,7 +60,13 @@ def resolve_amount(c: Component, size: Amount | None) -> Amount:
 
 
 def dedup_mask(table: pl.DataFrame, drop: tuple[str, ...]) -> pl.Expr:
-    """True for rows the dedup policy removes."""
+    """True for rows the dedup policy removes.
+
+    Without the dedup stage, ``exact`` alone is still honoured: rows whose
+    ``content_hash`` already occurred earlier in the table are dropped.
+    """
+    if "dup_kind" not in table.columns:
+        return ~pl.col("content_hash").is_first_distinct() if "exact" in drop else pl.lit(False)
     if "dup_keep" in table.columns:
         kept = pl.col("dup_keep").fill_null(pl.col("dup_of").is_null() if "dup_of" in table.columns else True)
     elif "dup_of" in table.columns:
@@ -70,9 +76,14 @@ def dedup_mask(table: pl.DataFrame, drop: tuple[str, ...]) -> pl.Expr:
     return (pl.col("dup_kind").is_in(list(drop)) & ~kept).fill_null(False)
 
 
-def _order(c: Component, cand: pl.DataFrame, rng: np.random.Generator, amount: Amount,
+def _narrow(c: Component, table: pl.DataFrame, rows: np.ndarray) -> pl.DataFrame:
+    """Only the columns a strategy reads, for the candidate rows (never the wide text columns)."""
+    cols = {"random": [], "top": [c.by], "per_cluster": ["cluster"], "diverse": ["id"]}[c.strategy]
+    return table.select(cols)[rows] if cols else pl.DataFrame()
+
+
+def _order(c: Component, cand: pl.DataFrame, n: int, tokens: np.ndarray, rng: np.random.Generator, amount: Amount,
            load_embeddings: EmbeddingLoader | None) -> np.ndarray:
-    n = cand.height
     if c.strategy == "random":
         return st.random_order(n, rng)
     if c.strategy == "top":
@@ -90,41 +101,45 @@ def _order(c: Component, cand: pl.DataFrame, rng: np.random.Generator, amount: A
         raise SpecError(f"component {c.name!r}: {missing} of {n} candidate rows have no {c.embed_field} embedding (stale embeddings)",
                         f"re-run: mixwise embed --field {c.embed_field}")
     vecs = vectors[joined.get_column("_vec").to_numpy()]
-    tokens = cand.get_column(TOKENS_COL).to_numpy()
     if amount.unit == "tokens":
         return st.diverse_order(vecs, rng, tokens=tokens, token_budget=int(amount.value))
     return st.diverse_order(vecs, rng, k=int(amount.value))
 
 
+def _mask(table: pl.DataFrame, expr: pl.Expr) -> np.ndarray:
+    return table.select(expr.alias("m")).to_series().to_numpy()
+
+
 def select(spec: Spec, table: pl.DataFrame, *, load_embeddings: EmbeddingLoader | None = None) -> Selection:
     """Apply ``spec`` to a scored table; see the module docstring for the rules."""
     check_spec(spec, table)
-    table = with_tokens(table).with_row_index("_row")
+    _check_size(spec)
+    table = with_tokens(table)
+    tokens_all = table.get_column(TOKENS_COL).to_numpy()
+    # `unavailable` marks rows no component may take: dropped by dedup, or taken by an earlier component.
+    unavailable = np.zeros(table.height, dtype=bool)
     dedup: dict = {"drop": list(spec.dedup_drop), "dropped": {}, "dropped_total": 0}
     if spec.dedup_drop:
-        dropped = table.filter(dedup_mask(table, spec.dedup_drop))
-        dedup["dropped"] = dict(sorted(dropped.group_by("dup_kind").len().iter_rows()))
-        dedup["dropped_total"] = dropped.height
-        table = table.filter(~dedup_mask(table, spec.dedup_drop))
-    _check_size(spec)
-    taken = np.zeros(int(table.get_column("_row").max() or 0) + 1 if table.height else 0, dtype=bool)
-    tokens_all = table.get_column(TOKENS_COL).to_numpy()
-    row_pos = np.full(taken.shape[0], -1, dtype=np.int64)
-    row_pos[table.get_column("_row").to_numpy()] = np.arange(table.height)
+        unavailable = _mask(table, dedup_mask(table, spec.dedup_drop))
+        if "dup_kind" in table.columns:
+            kinds = table.get_column("dup_kind").filter(pl.Series(unavailable))
+            dedup["dropped"] = dict(sorted(kinds.value_counts().iter_rows()))
+        else:
+            dedup["dropped"] = {"exact": int(unavailable.sum())} if unavailable.any() else {}
+            dedup["exact_from"] = "content_hash (the dedup stage has not run)"
+        dedup["dropped_total"] = int(unavailable.sum())
     picks: list[np.ndarray] = []
     records: list[dict] = []
     for c in spec.components:
         amount = resolve_amount(c, spec.size)
-        mask = table.select(compile_filter(c.filter)).to_series().to_numpy() & ~taken[table.get_column("_row").to_numpy()]
-        cand = table.filter(pl.Series(mask))
+        rows = np.flatnonzero(_mask(table, compile_filter(c.filter)) & ~unavailable)
         rng = np.random.default_rng(component_seed(spec.seed, c.name))
-        rows = cand.get_column("_row").to_numpy()
-        cand_tokens = tokens_all[row_pos[rows]]
+        cand_tokens = tokens_all[rows]
         if amount.unit == "repeat":
             chosen = np.concatenate([rows[rng.permutation(len(rows))] for _ in range(int(amount.value))]) if len(rows) else rows
             requested, short = len(rows) * int(amount.value), 0
         else:
-            order = _order(c, cand, rng, amount, load_embeddings)
+            order = _order(c, _narrow(c, table, rows), len(rows), cand_tokens, rng, amount, load_embeddings)
             prefix = st.take_prefix(order, amount.unit, amount.value, cand_tokens)
             chosen = rows[prefix]
             got = len(chosen) if amount.unit == "count" else int(cand_tokens[prefix].sum())
@@ -133,20 +148,20 @@ def select(spec: Spec, table: pl.DataFrame, *, load_embeddings: EmbeddingLoader 
         if short and c.shortfall == "error":
             unit = "samples" if amount.unit == "count" else "tokens"
             raise SpecError(f"component {c.name!r} asks for {requested:,} {unit} but its filter leaves {requested - short:,} "
-                            f"({cand.height:,} rows available after dedup and earlier components); short by {short:,}",
-                            "loosen the filter, lower the amount, or add shortfall: allow to record the gap")
-        taken[chosen] = True
+                            f"({len(rows):,} rows available after dedup and earlier components); short by {short:,}",
+                            "loosen the filter, lower the amount, or allow it: shortfall: allow in the spec or mixwise mix --allow-shortfall")
+        unavailable[chosen] = True
         picks.append(chosen)
-        sel_tokens = int(tokens_all[row_pos[chosen]].sum()) if len(chosen) else 0
         records.append({"name": c.name, "strategy": c.strategy, "requested": {c.amount.unit: c.amount.value},
-                        "resolved": {amount.unit: amount.value}, "available": cand.height, "selected": int(len(chosen)),
-                        "tokens": sel_tokens, "shortfall": short, "shortfall_unit": "tokens" if amount.unit == "tokens" else "samples"})
+                        "resolved": {amount.unit: amount.value}, "available": int(len(rows)), "selected": int(len(chosen)),
+                        "tokens": int(tokens_all[chosen].sum()), "shortfall": short,
+                        "shortfall_unit": "tokens" if amount.unit == "tokens" else "samples"})
+    _check_total(spec, records)
     comp_idx, within = st.interleave([len(p) for p in picks], np.random.default_rng(component_seed(spec.seed, "\x00interleave")))
     starts = np.cumsum([0] + [len(p) for p in picks])[:-1]
     final_rows = np.concatenate(picks)[starts[comp_idx] + within] if len(comp_idx) else np.zeros(0, dtype=np.int64)
     names = pl.Series("component", [c.name for c in spec.components], dtype=pl.String)
-    samples = table[row_pos[final_rows]].drop("_row").with_columns(names.gather(comp_idx))
-    _check_total(spec, records)
+    samples = table[final_rows].with_columns(names.gather(comp_idx))
     return Selection(samples, records, dedup)
 
 

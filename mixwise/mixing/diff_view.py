@@ -25,7 +25,7 @@ def bar(share: float, width: int = BAR_WIDTH) -> str:
 
 
 def _delta(v: float, fmt: str = "{:+,}") -> Text:
-    if v == 0:
+    if round(v, 1) == 0:
         return Text("·", style="dim")
     return Text(fmt.format(v), style="green" if v > 0 else "red")
 

@@ -49,10 +49,19 @@ def with_tokens(table: pl.DataFrame) -> pl.DataFrame:
     """Add the estimated token count column (chars/4 of system + every turn) if missing."""
     if TOKENS_COL in table.columns:
         return table
-    chars = pl.col("messages").list.eval(pl.element().struct.field("content").str.len_chars()).list.sum().fill_null(0)
+    chars = (pl.col("prompt_chars").cast(pl.Int64) + pl.col("response_chars")).fill_null(0)
     if "system" in table.columns:
         chars = chars + pl.col("system").str.len_chars().fill_null(0)
-    return table.with_columns(((chars + 3) // 4).cast(pl.Int32).alias(TOKENS_COL))
+    out = table.with_columns(((chars + 3) // 4).cast(pl.Int32).alias(TOKENS_COL))
+    # prompt + response cover single-turn rows; only multi-turn rows need the (slower) sum over messages.
+    multi = out.get_column("n_turns").fill_null(1) > 1
+    if multi.any():
+        sub = out.filter(multi).select(
+            pl.col("messages").list.eval(pl.element().struct.field("content").str.len_chars()).list.sum().fill_null(0)
+            + (pl.col("system").str.len_chars().fill_null(0) if "system" in table.columns else 0))
+        est = out.get_column(TOKENS_COL).scatter(multi.arg_true(), ((sub.to_series() + 3) // 4).cast(pl.Int32))
+        out = out.with_columns(est.alias(TOKENS_COL))
+    return out
 
 
 def _distinct(table: pl.DataFrame, column: str) -> list:
@@ -102,8 +111,8 @@ def check_spec(spec: Spec, table: pl.DataFrame, *, pending_sources: set[str] = f
 
     ``pending_sources`` are source names the spec's ``sources:`` block will ingest (accepted as known).
     """
-    if spec.dedup_drop:
-        require_column(table, "dup_kind", "dedup.drop")
+    if set(spec.dedup_drop) - {"exact"}:  # exact alone falls back to content hashes
+        require_column(table, "dup_kind", f"dedup.drop {list(spec.dedup_drop)}")
     for c in spec.components:
         where = f"component {c.name!r}"
         _check_filter(c.filter, table, f"{where}.filter", set(pending_sources))

@@ -171,8 +171,7 @@ def ensure_sources(spec: Spec, ws: Workspace, *, base_dir: Path | None = None) -
         if name in have:
             continue
         if not where.startswith("hf:") and base_dir is not None and not Path(where).expanduser().is_absolute():
-            candidate = (base_dir / where).resolve()
-            where = str(candidate) if candidate.exists() or not Path(where).exists() else where
+            where = str((base_dir / where).resolve())  # paths in a spec are relative to the spec file
         ingest(where, ws, name=name)
         done.append(name)
     return done

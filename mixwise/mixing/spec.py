@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -339,8 +339,14 @@ def load_spec(path: str | os.PathLike, *, overrides: dict[str, str] | None = Non
         sources = dict(spec.sources)
         for k, v in overrides.items():
             sources[k] = v
-        spec = Spec(spec.name, spec.seed, spec.components, spec.size, spec.dedup_drop, sources, spec.description, spec.path)
+        spec = replace(spec, sources=sources)
     return spec
+
+
+def allow_shortfall(spec: Spec) -> Spec:
+    """The spec with every component's shortfall set to ``allow`` (``mixwise mix --allow-shortfall``)."""
+    comps = tuple(replace(c, shortfall="allow") for c in spec.components)
+    return replace(spec, components=comps)
 
 
 def parse_overrides(items: list[str]) -> dict[str, str]:
@@ -350,5 +356,6 @@ def parse_overrides(items: list[str]) -> dict[str, str]:
         name, sep, where = item.partition("=")
         if not sep or not name or not where:
             raise SpecError(f"bad --source {item!r}", "write --source NAME=PATH_OR_HF_ID, e.g. --source lima=../shared/data/instruct/lima_train.json")
-        out[name] = where
+        # A path given on the command line is relative to the current directory, not to the spec.
+        out[name] = where if where.startswith("hf:") else str(Path(where).expanduser().resolve())
     return out
