@@ -107,7 +107,8 @@ def _order(c: Component, cand: pl.DataFrame, n: int, tokens: np.ndarray, rng: np
 
 
 def _mask(table: pl.DataFrame, expr: pl.Expr) -> np.ndarray:
-    return table.select(expr.alias("m")).to_series().to_numpy()
+    m = table.select(expr.alias("m")).to_series().to_numpy()
+    return np.full(table.height, bool(m[0]) if len(m) else False) if len(m) != table.height else m  # a literal broadcasts
 
 
 def select(spec: Spec, table: pl.DataFrame, *, load_embeddings: EmbeddingLoader | None = None) -> Selection:
