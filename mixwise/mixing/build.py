@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from mixwise.errors import SpecError
+from mixwise.errors import MixwiseError, SpecError
 from mixwise.mixing import strategies as st
 from mixwise.mixing.filters import TOKENS_COL, check_spec, compile_filter, with_tokens
 from mixwise.mixing.spec import Amount, Component, Spec
@@ -93,7 +93,10 @@ def _order(c: Component, cand: pl.DataFrame, n: int, tokens: np.ndarray, rng: np
     # diverse
     if load_embeddings is None:
         raise SpecError(f"component {c.name!r}: strategy diverse needs embeddings", "run: mixwise embed")
-    ids, vectors = load_embeddings(c.embed_field)
+    try:
+        ids, vectors = load_embeddings(c.embed_field)
+    except MixwiseError as e:
+        raise SpecError(f"component {c.name!r} (strategy diverse) needs {c.embed_field} embeddings: {e.problem}", e.fix) from e
     index = pl.DataFrame({"id": ids, "_vec": np.arange(len(ids))})
     joined = cand.select("id").join(index, on="id", how="left", maintain_order="left")
     missing = joined.get_column("_vec").null_count()

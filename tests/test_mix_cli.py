@@ -1,0 +1,93 @@
+"""The mixing commands end to end: the LIMIT recipes on ../shared/data, --check, listing, show, diff, diverse."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import polars as pl
+import pytest
+
+from tests.conftest import REPO
+from tests.mix_fixtures import build_workspace
+
+LIMIT = REPO / "manifests" / "limit"
+
+
+def local_sources(shared) -> list[str]:
+    d = shared / "instruct"
+    return ["--source", f"lima={d / 'lima_train.json'}", "--source", f"dolly_hhrlhf={d / 'dolly_hhrlhf_small.jsonl'}"]
+
+
+@pytest.mark.slow
+def test_limit_recipes_on_local_copies(cli, shared_data):
+    src = local_sources(shared_data)
+    r = cli("mix", str(LIMIT / "lima_plus_instruct.yaml"), "--check")
+    assert r.exit_code == 0 and "would ingest dolly_hhrlhf, lima first" in r.output
+    with pytest.raises(Exception, match="short by 4,000"):  # dolly sample has 1,000 rows, the recipe asks 5,000
+        cli("mix", str(LIMIT / "lima_plus_instruct.yaml"), *src)
+    r = cli("mix", str(LIMIT / "lima_1k.yaml"), *src, "--json")
+    lima = json.loads(r.output)
+    assert lima["counts"]["samples"] == 1000 and lima["composition"]["by_source"].keys() == {"lima"}
+    r = cli("mix", str(LIMIT / "lima_plus_instruct.yaml"), *src, "--allow-shortfall", "--json")
+    both = json.loads(r.output)
+    inst = {c["name"]: c for c in both["counts"]["components"]}["instruct"]
+    assert inst["shortfall"] == 4000 and inst["selected"] == 1000 and both["counts"]["samples"] == 2000
+    samples = pl.read_parquet(os.path.join(both["path"], "samples.parquet"))
+    first_half = samples.head(1000)["source"].value_counts()
+    assert first_half.height == 2  # interleaved, not LIMA then dolly
+    listing = json.loads(cli("manifests", "--json").output)
+    assert {m["name"] for m in listing} == {"lima-1k", "lima-plus-instruct"}
+    r = cli("manifest", "show", "lima-plus-instruct")
+    assert r.exit_code == 0 and "short by 4,000 samples" in r.output and "fingerprint" in r.output
+    d = json.loads(cli("diff", "lima-1k", "lima-plus-instruct", "--json").output)
+    # The same seed and component name pick the same 1,000 LIMA rows in both recipes.
+    assert d["membership"]["kept"] == 1000 and d["membership"]["added"] == 1000 and d["membership"]["removed"] == 0
+    r = cli("diff", "lima-1k", "lima-plus-instruct")
+    assert "different mixtures" in r.output and "dolly_hhrlhf" in r.output
+
+
+def test_check_reports_spec_errors_with_fix(cli, ws, tmp_path):
+    build_workspace(ws, tmp_path)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("# bad\nname: b\ncomponents:\n  - {name: a, filter: {source: chfe}, count: 3}\n")
+    with pytest.raises(Exception, match="unknown source 'chfe'.*did you mean 'chef'"):
+        cli("mix", str(bad), "--check")
+    good = tmp_path / "good.yaml"
+    good.write_text("# good\nname: g\nseed: 1\ncomponents:\n  - {name: a, filter: {source: chef}, count: 3}\n")
+    r = cli("mix", str(good), "--check")
+    assert r.exit_code == 0 and "ok" in r.output
+    assert json.loads(cli("manifests", "--json").output) == []  # --check builds nothing
+    r = cli("mix", str(good))
+    assert r.exit_code == 0 and "g@" in r.output and "written" in r.output
+    r = cli("mix", str(good))
+    assert "unchanged" in r.output
+
+
+def test_cli_error_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("name: s\ncomponents:\n  - {name: a, count: 1000.0}\n")
+    r = subprocess.run([sys.executable, "-m", "mixwise", "--workspace", str(tmp_path / "w"), "mix", str(spec), "--check"],
+                       capture_output=True, text=True, cwd=REPO)
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert r.returncode == 1 and len(lines) == 1 and "write count: 1000" in lines[0]
+
+
+@pytest.mark.slow
+def test_diverse_covers_every_topic_with_real_embeddings(ws, tmp_path):
+    from mixwise.curate.embed import embed_workspace
+    from mixwise.errors import SpecError
+    from mixwise.mixing.manifest import build_manifest
+    from mixwise.mixing.spec import parse_spec
+
+    build_workspace(ws, tmp_path)
+    spec = parse_spec({"name": "div", "seed": 4, "components": [{"name": "d", "count": 3, "strategy": "diverse"}]})
+    with pytest.raises(SpecError, match="run: mixwise embed"):
+        build_manifest(spec, ws, tmp_path / "m")
+    embed_workspace(ws)
+    res = build_manifest(spec, ws, tmp_path / "m")
+    s = pl.read_parquet(res.path / "samples.parquet")
+    assert sorted(s["source"]) == ["chef", "coder", "stars"]  # one per topic: farthest points
