@@ -75,3 +75,18 @@ def test_manifest_contents(mixed_ws, tmp_path):
     assert set(m["inputs"]["stages"]) == {"cluster", "style"}
     assert m["token_estimate"] == "chars/4" and m["schema_version"] == 1 and m["tool"]["mixwise"]
     assert sum(m["composition"]["length"]["response_chars_histogram"]["counts"]) == 15
+
+
+@pytest.mark.slow
+def test_tokenizer_counts_replace_the_estimate(mixed_ws, tmp_path):
+    from transformers import AutoTokenizer
+
+    from mixwise.models import resolve_model_path
+
+    spec = parse_spec({"name": "tok", "seed": 1, "tokenizer": "tiny-random", "components": [{"name": "a", "filter": {"source": "coder"}, "count": 4}]})
+    res = build_manifest(spec, mixed_ws, tmp_path / "m")
+    s = pl.read_parquet(res.path / "samples.parquet")
+    tok = AutoTokenizer.from_pretrained(resolve_model_path("tiny-random"))
+    expected = [sum(len(tok(m["content"], add_special_tokens=False)["input_ids"]) for m in msgs) for msgs in s["messages"].to_list()]
+    assert s["n_tokens_est"].to_list() == expected
+    assert res.manifest["token_estimate"] == "tokenizer tiny-random" and res.manifest["counts"]["tokens"] == sum(expected)

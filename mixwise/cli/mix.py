@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from mixwise.cli._common import console, emit_json, workspace
+from mixwise.cli._common import console, emit_json, warn, workspace
 
 MANIFESTS_HELP = "Manifests folder (default ./manifests or $MIXWISE_MANIFESTS)."
 
@@ -48,6 +48,9 @@ def mix(
     for name in ensure_sources(parsed, ws, base_dir=parsed.path.parent if parsed.path else None):
         console.print(f"[dim]ingested source {name} for this spec[/]")
     result = build_manifest(parsed, ws, manifests)
+    for stage, info in result.manifest["inputs"]["stages"].items():
+        if not info.get("fresh"):
+            warn(f"the {stage!r} stage ran before the sources last changed: rows ingested since have no {stage} columns; re-run: mixwise {stage}")
     if as_json:
         emit_json({"path": str(result.path), "created": result.created, **result.manifest})
         return

@@ -118,7 +118,7 @@ def select(spec: Spec, table: pl.DataFrame, *, load_embeddings: EmbeddingLoader 
     """Apply ``spec`` to a scored table; see the module docstring for the rules."""
     check_spec(spec, table)
     _check_size(spec)
-    table = with_tokens(table)
+    table = with_tokens(table, spec.tokenizer)
     tokens_all = table.get_column(TOKENS_COL).to_numpy()
     # `unavailable` marks rows no component may take: dropped by dedup, or taken by an earlier component.
     unavailable = np.zeros(table.height, dtype=bool)

@@ -45,10 +45,33 @@ def require_column(table: pl.DataFrame, column: str, where: str) -> None:
     raise SpecError(f"{where}: no column {column!r} in the scored table", did_you_mean(column, numeric))
 
 
-def with_tokens(table: pl.DataFrame) -> pl.DataFrame:
-    """Add the estimated token count column (chars/4 of system + every turn) if missing."""
+def token_counts(table: pl.DataFrame, tokenizer: str) -> pl.Series:
+    """Exact token counts of system + every turn with a real tokenizer (any name ``mixwise.models`` resolves)."""
+    from transformers import AutoTokenizer
+
+    from mixwise.models import resolve_model_path
+
+    try:
+        tok = AutoTokenizer.from_pretrained(resolve_model_path(tokenizer))
+    except Exception as e:  # noqa: BLE001 - many loader errors, one message
+        raise SpecError(f"tokenizer: cannot load {tokenizer!r}: {e}", "give a model alias (gemma3-270m), a folder or a hub id; or omit tokenizer for chars/4") from e
+    parts = table.select(pl.int_range(pl.len()).alias("row"), pl.col("messages").list.eval(pl.element().struct.field("content")).alias("text"))
+    parts = parts.explode("text")
+    if "system" in table.columns:
+        parts = pl.concat([parts, table.select(pl.int_range(pl.len()).alias("row"), pl.col("system").alias("text"))])
+    parts = parts.filter(pl.col("text").is_not_null() & (pl.col("text") != ""))
+    lengths = [len(ids) for ids in tok(parts["text"].to_list(), add_special_tokens=False)["input_ids"]] if parts.height else []
+    per_row = parts.select("row").with_columns(pl.Series("n", lengths, dtype=pl.Int64)).group_by("row").agg(pl.col("n").sum())
+    full = pl.DataFrame({"row": range(table.height)}).join(per_row, on="row", how="left", maintain_order="left")
+    return full["n"].fill_null(0).cast(pl.Int32).alias(TOKENS_COL)
+
+
+def with_tokens(table: pl.DataFrame, tokenizer: str | None = None) -> pl.DataFrame:
+    """Add the token count column if missing: chars/4 of system + every turn, or a real tokenizer's count."""
     if TOKENS_COL in table.columns:
         return table
+    if tokenizer:
+        return table.with_columns(token_counts(table, tokenizer))
     chars = (pl.col("prompt_chars").cast(pl.Int64) + pl.col("response_chars")).fill_null(0)
     if "system" in table.columns:
         chars = chars + pl.col("system").str.len_chars().fill_null(0)

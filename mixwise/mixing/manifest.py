@@ -124,7 +124,7 @@ def assemble(spec: Spec, sel: Selection, inputs: dict) -> dict:
         "name": spec.name,
         "seed": spec.seed,
         "spec": spec.to_dict(),
-        "token_estimate": TOKEN_ESTIMATE,
+        "token_estimate": f"tokenizer {spec.tokenizer}" if spec.tokenizer else TOKEN_ESTIMATE,
         "inputs": inputs,
         "counts": {"samples": s.height, "unique_samples": s.get_column("id").n_unique(),
                    "tokens": int(s.get_column(TOKENS_COL).sum() or 0), "components": sel.components},

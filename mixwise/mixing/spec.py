@@ -42,7 +42,7 @@ LENGTH_KEYS = ("prompt_chars", "response_chars", "n_turns", "tokens")
 VALUE_KEYS = {"source": "source", "style": "style", "category": "category", "template": "template"}
 FILTER_KEYS = (*VALUE_KEYS, "cluster", "ids", *LENGTH_KEYS, "score", "exclude")
 COMPONENT_KEYS = ("name", "filter", *AMOUNT_UNITS, "strategy", "by", "shortfall", "embed_field")
-SPEC_KEYS = ("name", "seed", "size", "sources", "dedup", "components", "shortfall", "description")
+SPEC_KEYS = ("name", "seed", "size", "sources", "dedup", "components", "shortfall", "description", "tokenizer")
 NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
@@ -125,6 +125,7 @@ class Spec:
     sources: dict[str, str] = field(default_factory=dict)
     description: str = ""
     path: Path | None = None
+    tokenizer: str | None = None  # count tokens with this tokenizer instead of the chars/4 estimate
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"name": self.name, "seed": self.seed, "dedup": {"drop": list(self.dedup_drop)},
@@ -135,6 +136,8 @@ class Spec:
             out["sources"] = dict(sorted(self.sources.items()))
         if self.description:
             out["description"] = self.description
+        if self.tokenizer:
+            out["tokenizer"] = self.tokenizer
         return out
 
     def referenced_sources(self) -> set[str]:
@@ -318,8 +321,11 @@ def parse_spec(data: Any, *, description: str = "", path: Path | None = None) ->
     total_share = sum(c.amount.value for c in shares)
     if total_share > 1 + 1e-9:
         raise _fail(f"{where}.components", f"shares add up to {total_share:g}, more than 1", "lower them so they sum to at most 1")
+    tokenizer = data.get("tokenizer")
+    if tokenizer is not None and (not isinstance(tokenizer, str) or not tokenizer):
+        raise _fail(f"{where}.tokenizer", f"expected a model name or path, got {tokenizer!r}", "e.g. tokenizer: gemma3-270m, or omit it for the chars/4 estimate")
     desc = data.get("description") or description
-    return Spec(name, seed, components, size, drop, dict(sources), str(desc or ""), path)
+    return Spec(name, seed, components, size, drop, dict(sources), str(desc or ""), path, tokenizer)
 
 
 def load_spec(path: str | os.PathLike, *, overrides: dict[str, str] | None = None) -> Spec:
