@@ -100,7 +100,10 @@ def _check_filter(f: Filter, table: pl.DataFrame, where: str, extra_sources: set
             known |= extra_sources
         for v in wanted:
             if v not in known:
-                raise SpecError(f"{where}: unknown {key} {v!r}", did_you_mean(v, known))
+                hint = did_you_mean(v, known)
+                if key == "source":
+                    hint += f" (or ingest it: mixwise ingest FILE --name {v}, or map it in the spec's sources: block)"
+                raise SpecError(f"{where}: unknown {key} {v!r}", hint)
     if f.cluster:
         ids = [c for c in f.cluster if isinstance(c, int)]
         labels = [c for c in f.cluster if isinstance(c, str)]
