@@ -91,3 +91,20 @@ def test_diverse_covers_every_topic_with_real_embeddings(ws, tmp_path):
     res = build_manifest(spec, ws, tmp_path / "m")
     s = pl.read_parquet(res.path / "samples.parquet")
     assert sorted(s["source"]) == ["chef", "coder", "stars"]  # one per topic: farthest points
+
+
+def test_source_override_reingests_only_when_asked(cli, ws, tmp_path):
+    from tests.mix_fixtures import write_source
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("# s\nname: s\nsources: {chef: data/chef.json}\ncomponents:\n  - {name: a, filter: {source: chef}, count: 4}\n")
+    (tmp_path / "data").mkdir()
+    write_source(tmp_path / "data" / "chef.json", "cooking", long=False)  # relative to the spec file
+    r = cli("mix", str(spec))
+    assert "ingested source chef" in r.output and ws.source_meta("chef")["rows"] == 10
+    other = write_source(tmp_path / "other.json", "astronomy", long=False)
+    r = cli("mix", str(spec))
+    assert "ingested source" not in r.output  # present: used as is
+    r = cli("mix", str(spec), "--source", f"chef={other}")
+    assert "ingested source chef" in r.output
+    assert ws.samples(columns=["prompt"])["prompt"].str.contains("Mars").any()

@@ -35,7 +35,8 @@ def mix(
     from mixwise.mixing.diff_view import manifest_tree
 
     ws = workspace()
-    parsed = load_spec(spec, overrides=parse_overrides(source))
+    overrides = parse_overrides(source)
+    parsed = load_spec(spec, overrides=overrides)
     if allow_short:
         parsed = allow_shortfall(parsed)
     if check:
@@ -45,7 +46,7 @@ def mix(
         extra = f"; would ingest {', '.join(pending)} first" if pending else ""
         console.print(f"[green]ok[/] {spec}: {parsed.name}, {len(parsed.components)} components{extra}")
         return
-    for name in ensure_sources(parsed, ws, base_dir=parsed.path.parent if parsed.path else None):
+    for name in ensure_sources(parsed, ws, base_dir=parsed.path.parent if parsed.path else None, explicit=set(overrides)):
         console.print(f"[dim]ingested source {name} for this spec[/]")
     result = build_manifest(parsed, ws, manifests)
     for stage, info in result.manifest["inputs"]["stages"].items():

@@ -161,19 +161,23 @@ def store(manifest: dict, samples: pl.DataFrame, root: str | Path | None = None)
     return BuildResult(dest, manifest, created)
 
 
-def ensure_sources(spec: Spec, ws: Workspace, *, base_dir: Path | None = None) -> list[str]:
-    """Ingest each ``sources:`` entry the workspace lacks (hf: ids or paths relative to the spec); returns those ingested."""
+def ensure_sources(spec: Spec, ws: Workspace, *, base_dir: Path | None = None, explicit: set[str] = frozenset()) -> list[str]:
+    """Ingest each ``sources:`` entry the workspace lacks (hf: ids or paths relative to the spec); returns those ingested.
+
+    Names in ``explicit`` (given with ``--source``) are ingested even when present, so the
+    workspace matches what was asked (ingest itself skips an unchanged file).
+    """
     from mixwise.curate.ingest import ingest
 
     done = []
     have = set(ws.source_names())
     for name, where in sorted(spec.sources.items()):
-        if name in have:
+        if name in have and name not in explicit:
             continue
         if not where.startswith("hf:") and base_dir is not None and not Path(where).expanduser().is_absolute():
             where = str((base_dir / where).resolve())  # paths in a spec are relative to the spec file
-        ingest(where, ws, name=name)
-        done.append(name)
+        if not ingest(where, ws, name=name).skipped:
+            done.append(name)
     return done
 
 
