@@ -99,3 +99,9 @@ def test_token_estimate_counts_every_turn():
                      [{"role": "user", "content": "c" * 4}, {"role": "assistant", "content": "d" * 4},
                       {"role": "user", "content": "e" * 8}, {"role": "assistant", "content": "f" * 9}]]}))
     assert t[TOKENS_COL].to_list() == [3, 8]  # ceil(12/4), ceil((4+4+8+9+4)/4)
+
+
+def test_top_by_token_count(table):
+    s = run(table, [{"name": "longest", "filter": {"source": "gamma"}, "count": 5, "strategy": "top", "by": TOKENS_COL}]).samples
+    rest = with_tokens(table.filter(pl.col("source") == "gamma", ~pl.col("id").is_in(s["id"].implode())))
+    assert s[TOKENS_COL].min() >= rest[TOKENS_COL].max()

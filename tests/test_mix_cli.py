@@ -56,7 +56,11 @@ def test_check_reports_spec_errors_with_fix(cli, ws, tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text("# good\nname: g\nseed: 1\ncomponents:\n  - {name: a, filter: {source: chef}, count: 3}\n")
     r = cli("mix", str(good), "--check")
-    assert r.exit_code == 0 and "ok" in r.output
+    assert r.exit_code == 0 and "ok" in r.output and "a: would take 3 of 13 matching rows" in r.output
+    greedy = tmp_path / "greedy.yaml"
+    greedy.write_text("# greedy\nname: g2\ncomponents:\n  - {name: a, filter: {source: stars}, count: 11}\n")
+    with pytest.raises(Exception, match="short by 1"):
+        cli("mix", str(greedy), "--check")
     assert json.loads(cli("manifests", "--json").output) == []  # --check builds nothing
     r = cli("mix", str(good))
     assert r.exit_code == 0 and "g@" in r.output and "written" in r.output

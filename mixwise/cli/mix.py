@@ -42,9 +42,12 @@ def mix(
     if check:
         from mixwise.mixing.check import check_against_workspace
 
-        pending = check_against_workspace(parsed, ws)
+        pending, dry = check_against_workspace(parsed, ws)
         extra = f"; would ingest {', '.join(pending)} first" if pending else ""
         console.print(f"[green]ok[/] {spec}: {parsed.name}, {len(parsed.components)} components{extra}")
+        for r in dry.components if dry else []:
+            short = f", short by {r['shortfall']:,} {r['shortfall_unit']} (allowed)" if r["shortfall"] else ""
+            console.print(f"  {r['name']}: would take {r['selected']:,} of {r['available']:,} matching rows{short}")
         return
     for name in ensure_sources(parsed, ws, base_dir=parsed.path.parent if parsed.path else None, explicit=set(overrides)):
         console.print(f"[dim]ingested source {name} for this spec[/]")

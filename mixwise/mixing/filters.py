@@ -137,6 +137,8 @@ def check_spec(spec: Spec, table: pl.DataFrame, *, pending_sources: set[str] = f
 
     ``pending_sources`` are source names the spec's ``sources:`` block will ingest (accepted as known).
     """
+    if TOKENS_COL not in table.columns:  # computed at selection time; only its presence matters here
+        table = table.with_columns(pl.lit(0, dtype=pl.Int32).alias(TOKENS_COL))
     if set(spec.dedup_drop) - {"exact"}:  # exact alone falls back to content hashes
         require_column(table, "dup_kind", f"dedup.drop {list(spec.dedup_drop)}")
     for c in spec.components:
