@@ -28,7 +28,7 @@ def _summary(m: Manifest) -> dict:
             "created_at": m.meta.get("created_at"), "samples": c["samples"], "tokens": c["tokens"], "path": str(m.path)}
 
 
-def _ancestors(m: Manifest, root: Path | None, limit: int = 100) -> list[str]:
+def _ancestors(m: Manifest, limit: int = 100) -> list[str]:
     """Versions up the parent chain of ``m`` (same name), nearest first."""
     out: list[str] = []
     parent = m.meta.get("parent")
@@ -42,13 +42,13 @@ def _ancestors(m: Manifest, root: Path | None, limit: int = 100) -> list[str]:
     return out
 
 
-def relation(a: Manifest, b: Manifest, root: Path | None = None) -> str:
+def relation(a: Manifest, b: Manifest) -> str:
     """How B relates to A: identical, child/descendant, ancestor, siblings, or unrelated."""
     if a.meta["version"] == b.meta["version"]:
         return "identical (same version)"
     if a.meta["name"] != b.meta["name"]:
         return "different mixtures (no lineage)"
-    up_b, up_a = _ancestors(b, root), _ancestors(a, root)
+    up_b, up_a = _ancestors(b), _ancestors(a)
     if a.meta["version"] in up_b:
         n = up_b.index(a.meta["version"]) + 1
         return "B is the next version of A" if n == 1 else f"B descends from A ({n} versions later)"
