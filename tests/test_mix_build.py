@@ -104,3 +104,10 @@ def test_top_by_token_count(table):
     s = run(table, [{"name": "longest", "filter": {"source": "gamma"}, "count": 5, "strategy": "top", "by": TOKENS_COL}]).samples
     rest = with_tokens(table.filter(pl.col("source") == "gamma", ~pl.col("id").is_in(s["id"].implode())))
     assert s[TOKENS_COL].min() >= rest[TOKENS_COL].max()
+
+
+def test_share_of_a_token_size_becomes_a_token_budget(table):
+    sel = run(table, [{"name": "a", "filter": {"source": "alpha"}, "share": 0.5}], size={"tokens": 40_000})
+    rec = sel.components[0]
+    assert rec["resolved"] == {"tokens": 20_000} and rec["tokens"] >= 20_000
+    assert sel.samples[TOKENS_COL].sum() - sel.samples[TOKENS_COL].max() < 20_000

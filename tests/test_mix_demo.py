@@ -26,3 +26,18 @@ def test_demo_mix_step_builds_two_mixtures_and_diffs_them(tmp_path):
     assert long["composition"]["length"]["response_chars"]["p10"] >= 1200
     m = note["membership"]
     assert m["kept"] + m["added"] == m["b_unique"] and m["a_unique"] == 60
+
+
+def test_demo_specs_use_the_stages_that_exist(ws, tmp_path):
+    from mixwise.mixing.demo import demo_specs
+    from tests.mix_fixtures import add_dedup_columns, add_stage_columns, build_workspace
+
+    build_workspace(ws, tmp_path)
+    diverse, rand, notes = demo_specs(ws, 10, 0)
+    assert diverse["components"][0]["filter"] == {"response_chars": {"min": 1200}} and diverse["dedup"]["drop"] == ["exact"]
+    add_stage_columns(ws)
+    add_dedup_columns(ws)
+    diverse, rand, notes = demo_specs(ws, 10, 0)
+    comp = diverse["components"][0]
+    assert comp["filter"] == {"style": "long_form"} and comp["strategy"] == "per_cluster"
+    assert diverse["dedup"]["drop"] == ["exact", "near"] and rand["components"][0]["count"] == 10
