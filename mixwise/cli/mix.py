@@ -121,8 +121,11 @@ def diff(
     examples: int = typer.Option(3, "--examples", "-n", help="How many added and removed prompts to show."),
     as_json: bool = typer.Option(False, "--json", help="Print the diff as JSON."),
 ) -> None:
-    """Compare two mixtures: lineage, composition with bars and deltas, samples kept/added/removed,
-    length shift, changed dedup decisions and example prompts.
+    """Compare two mixtures side by side.
+
+    Shows lineage, composition by source, component, style and cluster with bars
+    and deltas (samples and tokens), samples kept/added/removed, the length
+    shift, changed dedup decisions and a few added and removed prompts.
 
     Example: mixwise diff lima-1k lima-plus-instruct
     """
