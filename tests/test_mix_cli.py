@@ -112,3 +112,19 @@ def test_source_override_reingests_only_when_asked(cli, ws, tmp_path):
     r = cli("mix", str(spec), "--source", f"chef={other}")
     assert "ingested source chef" in r.output
     assert ws.samples(columns=["prompt"])["prompt"].str.contains("Mars").any()
+
+
+def test_manifests_default_to_the_current_directory(ws, tmp_path):
+    import subprocess
+    import sys
+
+    build_workspace(ws, tmp_path)
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "m.yaml").write_text("# m\nname: here\ncomponents:\n  - {name: a, filter: {source: coder}, count: 2}\n")
+    env = {k: v for k, v in os.environ.items() if k != "MIXWISE_MANIFESTS"}
+    env["PYTHONPATH"] = str(REPO)
+    r = subprocess.run([sys.executable, "-m", "mixwise", "--workspace", str(ws.root), "mix", "m.yaml"],
+                       capture_output=True, text=True, cwd=tmp_path / "proj", env=env)
+    assert r.returncode == 0, r.stderr
+    latest = (tmp_path / "proj" / "manifests" / "here" / "LATEST").read_text().strip()
+    assert (tmp_path / "proj" / "manifests" / "here" / latest / "samples.parquet").is_file()
