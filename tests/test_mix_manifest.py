@@ -90,3 +90,17 @@ def test_tokenizer_counts_replace_the_estimate(mixed_ws, tmp_path):
     expected = [sum(len(tok(m["content"], add_special_tokens=False)["input_ids"]) for m in msgs) for msgs in s["messages"].to_list()]
     assert s["n_tokens_est"].to_list() == expected
     assert res.manifest["token_estimate"] == "tokenizer tiny-random" and res.manifest["counts"]["tokens"] == sum(expected)
+
+
+def test_version_does_not_depend_on_where_the_data_lives(tmp_path):
+    from mixwise.workspace import Workspace
+
+    versions = []
+    for where in ("first", "second/deeper"):
+        d = tmp_path / where
+        d.mkdir(parents=True)
+        w = Workspace(d / "ws")
+        build_workspace(w, d)
+        add_stage_columns(w)
+        versions.append(build_manifest(make_spec(), w, d / "manifests").manifest["version"])
+    assert versions[0] == versions[1]

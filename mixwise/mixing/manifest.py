@@ -111,8 +111,9 @@ def inputs_record(ws: Workspace, sources: list[str]) -> dict:
     stages = {}
     for s in ws.stage_names():
         meta = ws.stage_meta(s) or {}
-        stages[s] = {"config_hash": meta.get("config_hash"), "input_fingerprint": meta.get("input_fingerprint"),
-                     "fresh": meta.get("input_fingerprint") == ws.fingerprint()}
+        # Not the stage's input fingerprint: it hashes ingest settings with absolute paths, which would
+        # make the version machine-specific. Config + freshness + the sources' data fingerprints suffice.
+        stages[s] = {"config_hash": meta.get("config_hash"), "fresh": meta.get("input_fingerprint") == ws.fingerprint()}
     return {"sources": srcs, "stages": stages}
 
 
