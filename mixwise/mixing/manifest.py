@@ -11,9 +11,9 @@ A manifest is a self-sufficient bundle under ``<manifests>/<name>/<version>/``:
   column, ``component`` and ``n_tokens_est``) in training order.
 
 ``version`` is a hash of the canonical content -- everything except
-``version``, ``parent``, ``created_at`` and ``tool`` (and the spec's ``sources``
-block, whose paths are machine-specific; the data's fingerprints stand for
-it). Same inputs + same spec => same version and byte-identical files; an
+``version``, ``parent``, ``created_at`` and ``tool``, the spec's ``sources``
+block (machine-specific paths; the data's fingerprints stand for it) and its
+``description`` (editing a comment is not a new mixture). Same inputs + same spec => same version and byte-identical files; an
 existing version is never rewritten. ``<name>/LATEST`` names the newest build,
 and a new version records the previous LATEST as its ``parent`` (lineage).
 """
@@ -100,7 +100,7 @@ def samples_digest(samples: pl.DataFrame) -> str:
 def content_version(manifest: dict) -> str:
     """The version: hash of the canonical manifest content (see the module docstring)."""
     content = {k: v for k, v in manifest.items() if k not in UNHASHED}
-    content["spec"] = {k: v for k, v in content["spec"].items() if k != "sources"}
+    content["spec"] = {k: v for k, v in content["spec"].items() if k not in ("sources", "description")}
     blob = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()[:VERSION_CHARS]
 
