@@ -111,3 +111,23 @@ def test_share_of_a_token_size_becomes_a_token_budget(table):
     rec = sel.components[0]
     assert rec["resolved"] == {"tokens": 20_000} and rec["tokens"] >= 20_000
     assert sel.samples[TOKENS_COL].sum() - sel.samples[TOKENS_COL].max() < 20_000
+
+
+def test_diverse_order_is_farthest_point_and_respects_token_budget():
+    import numpy as np
+
+    from mixwise.mixing.strategies import diverse_order
+
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal((300, 16)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    order = diverse_order(v, np.random.default_rng(1), k=20)
+    assert len(set(order.tolist())) == 20
+    for i in range(1, 20):
+        dist = 1 - (v @ v[order[:i]].T).max(axis=1)
+        dist[order[:i]] = -1
+        assert np.isclose(dist[order[i]], dist.max(), atol=1e-5)
+    tokens = rng.integers(1, 50, 300)
+    by_budget = diverse_order(v, np.random.default_rng(1), tokens=tokens, token_budget=200)
+    assert tokens[by_budget].sum() >= 200 and tokens[by_budget[:-1]].sum() < 200
+    assert by_budget.tolist() == order[: len(by_budget)].tolist()

@@ -68,8 +68,8 @@ def diverse_order(vectors: np.ndarray, rng: np.random.Generator, k: int | None =
         order.append(nxt)
         if tokens is not None:
             total += int(tokens[nxt])
-        np.minimum(nearest, 1.0 - v @ v[nxt], out=nearest)
-        nearest[order] = -np.inf
+        np.minimum(nearest, 1.0 - v @ v[nxt], out=nearest)  # chosen rows stay at -inf
+        nearest[nxt] = -np.inf
     return np.asarray(order, dtype=np.int64)
 
 
