@@ -131,3 +131,11 @@ def test_diverse_order_is_farthest_point_and_respects_token_budget():
     by_budget = diverse_order(v, np.random.default_rng(1), tokens=tokens, token_budget=200)
     assert tokens[by_budget].sum() >= 200 and tokens[by_budget[:-1]].sum() < 200
     assert by_budget.tolist() == order[: len(by_budget)].tolist()
+
+
+def test_include_and_exclude_sub_filters(table):
+    f = {"include": {"style": ["concise", "code"], "cluster": [1, 2, 3]}, "exclude": {"style": "code", "cluster": [3]}}
+    s = run(table, [{"name": "f", "filter": f, "repeat": 1}]).samples
+    expected = table.filter(pl.col("style").is_in(["concise", "code"]), pl.col("cluster").is_in([1, 2, 3]),
+                            ~((pl.col("style") == "code") & (pl.col("cluster") == 3)))
+    assert sorted(s["id"]) == sorted(expected["id"]) and expected.height > 0

@@ -79,14 +79,12 @@ def test_manifest_contents(mixed_ws, tmp_path):
 
 @pytest.mark.slow
 def test_tokenizer_counts_replace_the_estimate(mixed_ws, tmp_path):
-    from transformers import AutoTokenizer
-
-    from mixwise.models import resolve_model_path
+    from mixwise.mixing.filters import load_tokenizer
 
     spec = parse_spec({"name": "tok", "seed": 1, "tokenizer": "tiny-random", "components": [{"name": "a", "filter": {"source": "coder"}, "count": 4}]})
     res = build_manifest(spec, mixed_ws, tmp_path / "m")
     s = pl.read_parquet(res.path / "samples.parquet")
-    tok = AutoTokenizer.from_pretrained(resolve_model_path("tiny-random"))
+    tok = load_tokenizer("tiny-random")  # the tokenizer the build used (cached), called independently here
     expected = [sum(len(tok(m["content"], add_special_tokens=False)["input_ids"]) for m in msgs) for msgs in s["messages"].to_list()]
     assert s["n_tokens_est"].to_list() == expected
     assert res.manifest["token_estimate"] == "tokenizer tiny-random" and res.manifest["counts"]["tokens"] == sum(expected)

@@ -9,6 +9,8 @@ once: ``ceil(characters of system + all turns / 4)`` (:data:`TOKEN_ESTIMATE`).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import polars as pl
 
 from mixwise.errors import SpecError, did_you_mean
@@ -45,16 +47,22 @@ def require_column(table: pl.DataFrame, column: str, where: str) -> None:
     raise SpecError(f"{where}: no column {column!r} in the scored table", did_you_mean(column, numeric))
 
 
-def token_counts(table: pl.DataFrame, tokenizer: str) -> pl.Series:
-    """Exact token counts of system + every turn with a real tokenizer (any name ``mixwise.models`` resolves)."""
+@lru_cache(maxsize=4)
+def load_tokenizer(name: str):
+    """A tokenizer for any name ``mixwise.models.resolve_model_path`` accepts (cached per process)."""
     from transformers import AutoTokenizer
 
     from mixwise.models import resolve_model_path
 
     try:
-        tok = AutoTokenizer.from_pretrained(resolve_model_path(tokenizer))
+        return AutoTokenizer.from_pretrained(resolve_model_path(name))
     except Exception as e:  # noqa: BLE001 - many loader errors, one message
-        raise SpecError(f"tokenizer: cannot load {tokenizer!r}: {e}", "give a model alias (gemma3-270m), a folder or a hub id; or omit tokenizer for chars/4") from e
+        raise SpecError(f"tokenizer: cannot load {name!r}: {e}", "give a model alias (gemma3-270m), a folder or a hub id; or omit tokenizer for chars/4") from e
+
+
+def token_counts(table: pl.DataFrame, tokenizer: str) -> pl.Series:
+    """Exact token counts of system + every turn with a real tokenizer (no special tokens, no chat template)."""
+    tok = load_tokenizer(tokenizer)
     parts = table.select(pl.int_range(pl.len()).alias("row"), pl.col("messages").list.eval(pl.element().struct.field("content")).alias("text"))
     parts = parts.explode("text")
     if "system" in table.columns:
@@ -128,8 +136,9 @@ def _check_filter(f: Filter, table: pl.DataFrame, where: str, extra_sources: set
         require_column(table, col, f"{where}.score")
         if not table.schema[col].is_numeric():
             raise SpecError(f"{where}.score: column {col!r} is not numeric ({table.schema[col]})", "bound a numeric score column")
-    if f.exclude is not None:
-        _check_filter(f.exclude, table, f"{where}.exclude", extra_sources)
+    for name, sub in (("include", f.include), ("exclude", f.exclude)):
+        if sub is not None:
+            _check_filter(sub, table, f"{where}.{name}", extra_sources)
 
 
 def check_spec(spec: Spec, table: pl.DataFrame, *, pending_sources: set[str] = frozenset()) -> None:
@@ -182,6 +191,8 @@ def compile_filter(f: Filter) -> pl.Expr:
     for col, b in f.scores:
         expr = expr & _bound(pl.col(col), b)
     expr = expr.fill_null(False)
+    if f.include is not None:
+        expr = expr & compile_filter(f.include)
     if f.exclude is not None:
         expr = expr & ~compile_filter(f.exclude)
     return expr

@@ -40,7 +40,7 @@ DUP_KINDS = ("exact", "near", "semantic", "same_prompt", "same_response", "short
 LENGTH_KEYS = ("prompt_chars", "response_chars", "n_turns", "tokens")
 #: Categorical filter keys -> the column they match.
 VALUE_KEYS = {"source": "source", "style": "style", "category": "category", "template": "template"}
-FILTER_KEYS = (*VALUE_KEYS, "cluster", "ids", *LENGTH_KEYS, "score", "exclude")
+FILTER_KEYS = (*VALUE_KEYS, "cluster", "ids", *LENGTH_KEYS, "score", "include", "exclude")
 COMPONENT_KEYS = ("name", "filter", *AMOUNT_UNITS, "strategy", "by", "shortfall", "embed_field")
 SPEC_KEYS = ("name", "seed", "size", "sources", "dedup", "components", "shortfall", "description", "tokenizer")
 NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -59,7 +59,11 @@ class Bounds:
 
 @dataclass(frozen=True)
 class Filter:
-    """A predicate over the scored table; all given keys must hold (AND); ``exclude`` removes matches."""
+    """A predicate over the scored table: all given keys must hold (AND).
+
+    ``include`` is a sub-filter that must also hold (a readable way to group
+    conditions); ``exclude`` is a sub-filter whose matches are removed.
+    """
 
     values: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (key, allowed values) for VALUE_KEYS
     cluster: tuple[int | str, ...] = ()  # ids (int) or labels (str)
@@ -67,6 +71,7 @@ class Filter:
     lengths: tuple[tuple[str, Bounds], ...] = ()
     scores: tuple[tuple[str, Bounds], ...] = ()
     exclude: "Filter | None" = None
+    include: "Filter | None" = None
 
     def value(self, key: str) -> tuple[str, ...]:
         return dict(self.values).get(key, ())
@@ -80,6 +85,8 @@ class Filter:
         out.update({k: b.to_dict() for k, b in self.lengths})
         if self.scores:
             out["score"] = {k: b.to_dict() for k, b in self.scores}
+        if self.include is not None:
+            out["include"] = self.include.to_dict()
         if self.exclude is not None:
             out["exclude"] = self.exclude.to_dict()
         return out
@@ -141,13 +148,13 @@ class Spec:
         return out
 
     def referenced_sources(self) -> set[str]:
-        """Source names named in any filter (including excludes)."""
+        """Source names named in any filter (including sub-filters)."""
         names: set[str] = set()
-        for c in self.components:
-            f: Filter | None = c.filter
-            while f is not None:
-                names.update(f.value("source"))
-                f = f.exclude
+        stack = [c.filter for c in self.components]
+        while stack:
+            f = stack.pop()
+            names.update(f.value("source"))
+            stack += [g for g in (f.include, f.exclude) if g is not None]
         return names
 
 
@@ -213,7 +220,8 @@ def parse_filter(where: str, data: Any) -> Filter:
             raise _fail(f"{where}.score", f"expected {{column: {{min: .., max: ..}}}}, got {data['score']!r}", "write e.g. score: {style_score_concise: {min: 0.8}}")
         scores = tuple(sorted((str(k), _bounds(f"{where}.score.{k}", v)) for k, v in data["score"].items()))
     exclude = parse_filter(f"{where}.exclude", data["exclude"]) if "exclude" in data else None
-    return Filter(values, cluster, ids, lengths, scores, exclude)
+    include = parse_filter(f"{where}.include", data["include"]) if "include" in data else None
+    return Filter(values, cluster, ids, lengths, scores, exclude, include)
 
 
 def parse_amount(where: str, data: dict) -> Amount:
