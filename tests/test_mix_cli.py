@@ -66,6 +66,9 @@ def test_check_reports_spec_errors_with_fix(cli, ws, tmp_path):
     assert r.exit_code == 0 and "g@" in r.output and "written" in r.output
     r = cli("mix", str(good))
     assert "unchanged" in r.output
+    good.write_text(good.read_text().replace("count: 3", "count: 5"))
+    r = cli("mix", str(good))
+    assert "kept 3, added 2, removed 0" in r.output and "mixwise diff" in r.output
 
 
 def test_cli_error_is_one_line(tmp_path):

@@ -61,6 +61,13 @@ def mix(
     console.print(manifest_tree(result.manifest))
     state = "written" if result.created else "unchanged (this version already exists)"
     console.print(f"[green]{parsed.name}@{result.manifest['version']}[/] {state}: {result.path}")
+    parent = result.manifest.get("parent")
+    if result.created and parent:
+        from mixwise.mixing.diff import diff_manifests
+
+        m = diff_manifests(str(result.path.parent / parent), str(result.path), examples=0)["membership"]
+        console.print(f"vs parent {parent}: kept {m['kept']:,}, added {m['added']:,}, removed {m['removed']:,} "
+                      f"(details: mixwise diff {parsed.name}@{parent} {parsed.name})")
 
 
 def manifests(
