@@ -325,7 +325,9 @@ def ingest(
         described = {"files": [str(f.resolve()) for f in files]}
 
     settings = {"format": fmt, "salvage": salvage, "limit": limit, **described}
-    s_hash = config_hash(settings)
+    # The hash leaves out where the files live (the fingerprint already covers their names and bytes),
+    # so the same data ingested on two machines gives the same workspace fingerprint.
+    s_hash = config_hash({"format": fmt, "salvage": salvage, "limit": limit, **described.get("hf", {})})
     dest = ws.source_dir(name)
     meta_path = dest / "meta.json"
     if not force and meta_path.is_file() and (dest / "samples.parquet").is_file():
