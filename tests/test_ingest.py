@@ -206,3 +206,17 @@ def test_fast_block_path_equals_record_path(tmp_path, ws, fmt_rows):
     assert fast.to_dicts() == slow.to_dicts()
     assert [json.loads(l)["record"] for l in fast_rejects.splitlines()] == [
         json.loads(l)["record"] for l in (ws.source_dir("same") / "rejects.jsonl").read_text().splitlines()]
+
+
+def test_workspace_fingerprint_does_not_depend_on_file_location(tmp_path):
+    from mixwise.workspace import Workspace
+
+    fps = []
+    for where in ("a", "b"):
+        d = tmp_path / where
+        d.mkdir()
+        src = write_jsonl(d / "alp.jsonl", ALPACA)
+        ws = Workspace.resolve(tmp_path / f"ws_{where}")
+        ingest(str(src), ws)
+        fps.append(ws.fingerprint())
+    assert fps[0] == fps[1]
