@@ -61,7 +61,7 @@ def dedup(
     state = "unchanged, reused" if run.skipped else f"{run.seconds:.1f}s"
     console.print(
         f"[green]dedup[/]: {total['rows']:,} rows, {run.report['groups']:,} groups, {total['duplicates']:,} duplicates, "
-        f"{total['survivors']:,} survivors [{state}]"
+        f"{total['survivors']:,} survivors ({state})"
     )
     if report:
         console.print(render_report(run.report))

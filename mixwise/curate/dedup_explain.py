@@ -43,6 +43,7 @@ def explain_group(ws: Workspace, group: str) -> list[dict]:
             "id": row["id"], "source": row["source"], "role": "kept" if row["dup_of"] is None else "duplicate",
             "dup_kind": row["dup_kind"], "dup_of": row["dup_of"], "dup_keep": row["dup_keep"],
             "same_prompt": prep["p"][i] == prep["p"][0], "same_response": prep["r"][i] == prep["r"][0],
+            "same_later_turns": prep["tail"][i] == prep["tail"][0],
             "jaccard": round(_jaccard(pair_i, pair_0), 3), "jaccard_prompt": round(_jaccard(sh["p"][i], sh["p"][0]), 3),
             "jaccard_response": round(_jaccard(sh["r"][i], sh["r"][0]), 3),
             "cosine": None if cosine is None else round(float(cosine[i]), 3),
@@ -83,7 +84,8 @@ def render_group(group: str, members: list[dict], max_members: int = 4, clip: in
     rows = [
         ("role", lambda m: m["role"] + ("" if m["dup_kind"] is None else f": {m['dup_kind']}")),
         ("keep", lambda m: "yes" if m["dup_keep"] else "no"),
-        ("same prompt / response", lambda m: f"{'yes' if m['same_prompt'] else 'no'} / {'yes' if m['same_response'] else 'no'}"),
+        ("same prompt / response / later turns",
+         lambda m: " / ".join("yes" if m[k] else "no" for k in ("same_prompt", "same_response", "same_later_turns"))),
         ("Jaccard pair (prompt, resp.)", lambda m: f"{m['jaccard']:.2f} ({m['jaccard_prompt']:.2f}, {m['jaccard_response']:.2f})"),
         ("prompt cosine", lambda m: "-" if m["cosine"] is None else f"{m['cosine']:.3f}"),
         ("prompt", lambda m: _clip(m["prompt"], clip)),
@@ -95,18 +97,16 @@ def render_group(group: str, members: list[dict], max_members: int = 4, clip: in
 
 
 def render_report(report: dict, title: str = "duplicates by source") -> Table:
-    """The per-source report as a rich table (duplicates are rows other than their group's kept one)."""
-    table = Table(title=f"{title} ({report['groups']:,} groups)", caption="duplicates = rows other than their group's kept one",
-                  padding=(0, 1), pad_edge=False)
-    cols = ["rows", *KINDS, "within_source", "cross_source", "survivors"]
-    short = {"semantic": "sem", "same_prompt": "s.prompt", "short_generic": "short", "same_response": "s.resp",
-             "within_source": "within", "cross_source": "cross", "survivors": "kept"}
-    table.add_column("source", no_wrap=True)
-    for c in cols:
-        table.add_column(short.get(c, c), justify="right", no_wrap=True)
-    for rec in [*report["sources"], report["total"]]:
-        style = "bold" if rec["source"] == "total" else None
-        table.add_row(rec["source"], *[f"{rec[c]:,}" for c in cols], style=style)
+    """The per-source report as a rich table: one column per source plus the total, one row per measure."""
+    records = [*report["sources"], report["total"]]
+    table = Table(title=f"{title} ({report['groups']:,} groups)", caption="duplicates = rows other than their group's kept one")
+    table.add_column("")
+    for rec in records:
+        table.add_column(rec["source"], justify="right", style="bold" if rec["source"] == "total" else None)
+    for measure in ["rows", *KINDS, "duplicates", "within_source", "cross_source", "survivors"]:
+        label = measure.replace("_", " ")
+        table.add_row(label if measure in ("rows", "survivors", "duplicates") else f"  {label}", *[f"{r[measure]:,}" for r in records],
+                      end_section=measure in ("rows", "same_response", "cross_source"))
     return table
 
 

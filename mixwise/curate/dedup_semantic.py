@@ -34,7 +34,7 @@ def _range_pairs(vectors: np.ndarray, threshold: float, seed: int) -> tuple[np.n
     step = 8192
     for start in range(0, n, step):
         lims, sims, labels = index.range_search(x[start : start + step], float(threshold))
-        counts = np.diff(lims)
+        counts = np.diff(lims).astype(np.int64)
         q = np.repeat(np.arange(start, start + len(counts)), counts)
         keep = labels > q  # each pair once, no self matches
         us.append(q[keep])

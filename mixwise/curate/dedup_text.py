@@ -75,7 +75,7 @@ def is_short_generic(normalized: pl.Series, max_words: int = 3) -> pl.Series:
     return df.select(
         (pl.col("w").list.len() <= max_words)
         & (pl.col("w").list.first() != "")
-        & pl.col("w").list.eval(pl.element().is_in(generic)).list.all()
+        & pl.col("w").list.eval(pl.element().is_in(generic.implode())).list.all()
     )["w"]
 
 
