@@ -14,7 +14,8 @@ Pipeline, all on whole arrays (no per-document Python loop):
    probability at the threshold; documents that agree on a whole band are
    candidates.
 5. **Verification**: each candidate pair's Jaccard is estimated from the
-   signatures and kept only when it reaches the threshold.
+   signatures and kept when it reaches the threshold (less one standard
+   error), and, for instruction pairs, when prompt and response each agree.
 
 Everything is seeded, so the same texts give the same pairs on every run.
 """
@@ -95,25 +96,26 @@ class MinHasher:
 
     def shingles(self, texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
         """``(hashes, doc_of_each)``: 64-bit shingle hashes of normalized texts, grouped by document in order."""
-        hashes, docs = [], []
+        parts = [(h, d + start) for start, h, d in self._chunks(texts)]
+        if not parts:
+            return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+        return np.concatenate([h for h, _ in parts]), np.concatenate([d for _, d in parts])
+
+    def _chunks(self, texts: pl.Series):
+        """Yield ``(first_doc, hashes, doc_within_chunk)`` over chunks of about CHUNK_BYTES of text."""
         arr = texts.fill_null("").rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
         offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
         data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
-        n = len(arr)
-        start = 0
+        n, start = len(arr), 0
         while start < n:
             # Take documents until the chunk holds CHUNK_BYTES of text (at least one document).
             stop = int(np.searchsorted(offsets, offsets[start] + CHUNK_BYTES, side="right")) - 1
             stop = min(max(stop, start + 1), n)
             h, d = self._chunk_shingles(data, offsets[start : stop + 1])
-            hashes.append(h)
-            docs.append(d + start)
+            yield start, h, d
             start = stop
-        if not hashes:
-            return np.zeros(0, np.uint64), np.zeros(0, np.int64)
-        return np.concatenate(hashes), np.concatenate(docs)
 
     def _chunk_shingles(self, data: np.ndarray, offs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = int(offs[0]), int(offs[-1])
@@ -168,9 +170,20 @@ class MinHasher:
         return acc[valid], word_doc[valid].astype(np.int64)
 
     def signatures(self, texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-        """``(signatures uint32 [n, num_perm], has_shingles bool [n])`` for normalized texts."""
-        hashes, docs = self.shingles(texts)
-        return self.signatures_from_shingles(hashes, docs, len(texts))
+        """``(signatures uint32 [n, num_perm], has_shingles bool [n])`` for normalized texts.
+
+        Streams: shingles of one chunk of text are reduced to signatures before the
+        next chunk is read, so memory is the signatures plus one chunk.
+        """
+        n = len(texts)
+        sig = np.full((n, self.num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+        has = np.zeros(n, bool)
+        for start, hashes, docs in self._chunks(texts):
+            if hashes.size:
+                s, h = self.signatures_from_shingles(hashes, docs, int(docs[-1]) + 1)
+                sig[start + docs[0] : start + docs[-1] + 1] = s[docs[0] :]
+                has[start + docs[0] : start + docs[-1] + 1] = h[docs[0] :]
+        return sig, has
 
     def signatures_from_shingles(self, hashes: np.ndarray, docs: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """MinHash signatures from shingle hashes grouped by document (docs non-decreasing)."""
@@ -280,6 +293,11 @@ def components(n: int, u: np.ndarray, v: np.ndarray, labels: np.ndarray | None =
             lab = nxt
 
 
+def verify_margin(threshold: float, num_perm: int) -> float:
+    """One standard error of a ``num_perm``-slot Jaccard estimate at ``threshold``."""
+    return float(np.sqrt(threshold * (1.0 - threshold) / num_perm))
+
+
 @dataclass(frozen=True)
 class NearResult:
     """Verified near-duplicate pairs and their estimated Jaccard."""
@@ -298,7 +316,8 @@ def near_pairs(
 ) -> NearResult:
     """Near-duplicate pairs of (prompt, response) items.
 
-    The pair's shingle set is the union of the prompt's and the response's, so
+    Candidates share a band; a candidate is kept when its estimated pair Jaccard
+    is within one standard error of ``threshold`` or above. The pair's shingle set is the union of the prompt's and the response's, so
     its signature is their element-wise minimum. A pair counts when the pair's
     estimated Jaccard reaches ``threshold`` AND each half reaches
     ``half_threshold``: a shared template with different answers is not a near
@@ -313,7 +332,9 @@ def near_pairs(
     u, v = candidate_pairs(keys, has_p | has_r)
     n_cand = len(u)
     jac = estimate_jaccard(sig, u, v)
-    ok = jac >= threshold
+    # Banding already selects around the threshold; verifying the estimate against the bare threshold
+    # would reject about half of the pairs that truly sit at it, so allow one standard error.
+    ok = jac >= threshold - verify_margin(threshold, num_perm)
     if half_threshold > 0 and len(u):
         ok &= estimate_jaccard(sig_p, u, v) >= half_threshold
         ok &= estimate_jaccard(sig_r, u, v) >= half_threshold
