@@ -167,23 +167,21 @@ def build(rows: int, seed: int = 0, threshold: float = 0.7, half: float = 0.5) -
         real = real_rows(Path(tmp) / "ws")
     rng = random.Random(seed)
     real = real.head(rows)
-    prompts, responses = real["prompt"].to_list(), real["response"].to_list()
+    raw_p, raw_r, real_src = real["prompt"].to_list(), real["response"].to_list(), real["source"].to_list()
     p0 = normalize(strip_wrappers(real["prompt"])).to_list()
     r0 = normalize(strip_wrappers(real["response"])).to_list()
-    pair, instr = real_clusters(p0, r0, threshold, half)
-    sources, kinds = real["source"].to_list(), ["real"] * real.height
-    for _ in range(rows - real.height):
-        i = rng.randrange(real.height)
-        kind = rng.choice(EDITS)
-        p, r = edit(prompts[i], responses[i], kind, rng)
-        prompts.append(p)
-        responses.append(r)
-        pair.append(pair[i])
-        instr.append(instr[i])
-        sources.append(sources[i])
-        kinds.append(kind)
-    df = pl.DataFrame({"source": sources, "edit": kinds, "prompt": prompts, "response": responses,
-                       "cluster_pair": pair, "cluster_instruction": instr}, schema_overrides={"cluster_pair": pl.Int64, "cluster_instruction": pl.Int64})
-    df = df.with_columns(p=normalize(strip_wrappers(df["prompt"])), r=normalize(strip_wrappers(df["response"])))
-    # Shuffle so edited copies are not next to their originals (engines must not rely on order).
-    return df.sample(fraction=1.0, shuffle=True, seed=seed)
+    pair0, instr0 = real_clusters(p0, r0, threshold, half)
+    # Decide every row first, in shuffled order, so edited copies are not next to their originals
+    # (the engines must not rely on order) and no shuffled copy of the text is ever made.
+    plan = [(i, "real") for i in range(real.height)] + [(rng.randrange(real.height), rng.choice(EDITS)) for _ in range(rows - real.height)]
+    rng.shuffle(plan)
+    cols: dict[str, list] = {"source": [], "edit": [], "orig": [], "prompt": [], "response": [], "cluster_pair": [],
+                             "cluster_instruction": []}
+    for i, kind in plan:
+        p, r = (raw_p[i], raw_r[i]) if kind == "real" else edit(raw_p[i], raw_r[i], kind, rng)
+        for key, value in (("source", real_src[i]), ("edit", kind), ("orig", i), ("prompt", p), ("response", r),
+                           ("cluster_pair", pair0[i]), ("cluster_instruction", instr0[i])):
+            cols[key].append(value)
+    df = pl.DataFrame(cols, schema_overrides={"cluster_pair": pl.Int64, "cluster_instruction": pl.Int64})
+    del cols, plan
+    return df.with_columns(p=normalize(strip_wrappers(df["prompt"])), r=normalize(strip_wrappers(df["response"])))

@@ -201,6 +201,13 @@ def test_semantic_pass_uses_real_embeddings(ws, tmp_path):
     sleepy = ws.scored().filter(pl.col("prompt").str.contains("sleep"))
     assert sleepy["dup_group"].n_unique() == 1 and sleepy["dup_group"].null_count() == 0
     assert ws.scored().filter(pl.col("prompt").str.contains("boiling"))["dup_group"].item() is None
+    # Within clusters: the two sleep prompts in different topic clusters are no longer compared.
+    ids = ws.samples(columns=["id", "prompt"]).sort("prompt")
+    clusters = pl.DataFrame({"id": ids["id"], "cluster": pl.Series([0, 1, 2], dtype=pl.Int32),
+                             "cluster_label": ["a", "b", "c"]})
+    ws.write_columns("cluster", clusters, {"k": 3})
+    scoped = dedup_workspace(ws, DedupConfig(semantic="on", semantic_threshold=0.85, semantic_scope="cluster"))
+    assert scoped.report["total"]["semantic"] == 0
 
 
 def test_cli_dedup_report_json_and_dups_show(hand_ws, cli):
