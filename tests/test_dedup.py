@@ -255,3 +255,21 @@ def test_sharegpt_sample_has_real_duplicates(ws):
     reps = table.filter(pl.col("id").is_in(sg["dup_of"].implode()))
     assert (reps["prompt"].str.len_chars() < 40).all()
     assert np.isin(table.filter(pl.col("dup_of").is_null())["dup_kind"].to_list(), [None]).all()
+
+
+def _frame(rows: list[tuple[str, str]]) -> pl.DataFrame:
+    return pl.DataFrame({
+        "id": [f"{i:04d}" for i in range(len(rows))], "source": ["s"] * len(rows), "prompt": [p for p, _ in rows],
+        "response": [r for _, r in rows], "messages": [[{"role": "user", "content": p}, {"role": "assistant", "content": r}] for p, r in rows],
+        "response_chars": [len(r) for _, r in rows],
+    })
+
+
+def test_tiny_and_empty_inputs():
+    cols, _ = find_duplicates(_frame([("a", "b")]))
+    assert cols.rows() == [("0000", None, None, None, True)]
+    cols, _ = find_duplicates(_frame([("", ""), ("", "")]))  # nothing to compare is never a duplicate
+    assert cols["dup_group"].null_count() == 2
+    cols, _ = find_duplicates(_frame([("x y z", "")] * 3))
+    assert cols["dup_kind"].to_list() == [None, "exact", "exact"] and cols["dup_group"].unique().to_list() == ["g0000"]
+    assert find_duplicates(_frame([]).head(0))[0].height == 0

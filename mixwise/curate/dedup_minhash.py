@@ -235,6 +235,8 @@ def candidate_pairs(keys: np.ndarray, active: np.ndarray, window: int = 8) -> tu
     all pairs and huge buckets (boilerplate) stay linear.
     """
     idx = np.flatnonzero(active)
+    if len(idx) < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     us, vs = [], []
     for j in range(keys.shape[1]):
         k = keys[idx, j]
