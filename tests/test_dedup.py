@@ -273,3 +273,17 @@ def test_tiny_and_empty_inputs():
     cols, _ = find_duplicates(_frame([("x y z", "")] * 3))
     assert cols["dup_kind"].to_list() == [None, "exact", "exact"] and cols["dup_group"].unique().to_list() == ["g0000"]
     assert find_duplicates(_frame([]).head(0))[0].height == 0
+
+
+def test_quality_keep_policy_reads_a_scored_column(hand_ws):
+    ids = hand_ws.samples(columns=["id", "prompt"])
+    hi = ids.filter(pl.col("prompt").is_in(["hi", "Hi!", "HI ..."]))
+    best = hi.filter(pl.col("prompt") == "Hi!")["id"].item()  # not the longest response
+    scores = ids.select("id", pl.when(pl.col("id") == best).then(0.9).otherwise(0.1).alias("q"))
+    hand_ws.write_columns("quality", scores, {"scorer": "hand"})
+    dedup_workspace(hand_ws, DedupConfig(semantic="off", keep="quality", quality_column="q"))
+    table = hand_ws.scored().filter(pl.col("id").is_in(hi["id"].implode()))
+    assert table.filter(pl.col("dup_keep"))["id"].to_list() == [best]
+    assert hand_ws.stage_meta("dedup")["config"]["quality_column"] == "q"
+    with pytest.raises(Exception, match="unknown quality column 'qq'"):
+        dedup_workspace(hand_ws, DedupConfig(semantic="off", keep="quality", quality_column="qq"))

@@ -109,3 +109,22 @@ def test_near_pairs_find_edits_and_ignore_shared_boilerplate():
     same_r = near_pairs(pl.Series(prompts[:2]), pl.Series([base[0], base[0]]), threshold=0.5, half_threshold=0.5)
     assert len(same_r.u) == 0
     assert len(near_pairs(pl.Series(prompts[:2]), pl.Series([base[0], base[0]]), threshold=0.5, half_threshold=0).u) == 1
+
+
+def test_semantic_pairs_flat_and_ivf_find_planted_copies(monkeypatch):
+    from mixwise.curate import dedup_semantic
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(3000, 32)).astype(np.float32)
+    copies = base[:60] + 0.05 * rng.normal(size=(60, 32)).astype(np.float32)
+    x = np.vstack([base, copies])
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    planted = {(i, 3000 + i) for i in range(60)}
+    u, v, s = dedup_semantic.semantic_pairs(x, 0.95)
+    assert set(zip(u.tolist(), v.tolist())) == planted and (s >= 0.95).all()
+    monkeypatch.setattr(dedup_semantic, "EXACT_LIMIT", 1000)  # force the IVF index used above 50k vectors
+    u, v, _ = dedup_semantic.semantic_pairs(x, 0.95)
+    found = set(zip(u.tolist(), v.tolist()))
+    assert found <= planted and len(found) >= 54  # approximate search: at least 90% of the planted pairs
+    groups = np.r_[np.zeros(3000, int), np.ones(60, int)]  # copies in another group: never compared
+    assert len(dedup_semantic.semantic_pairs(x, 0.95, groups)[0]) == 0
