@@ -9,6 +9,7 @@ the stage's meta, and skips the work when the stage is already fresh.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
 
@@ -51,8 +52,13 @@ def _semantic_input(ws: Workspace, config: DedupConfig, ids: pl.Series) -> tuple
         if config.semantic == "on":
             raise MixwiseError(f"embeddings are stale: {aligned.null_count()} samples have none", "re-run: mixwise embed")
         return None, None, [f"semantic pass skipped: embeddings are stale ({aligned.null_count()} samples missing; run: mixwise embed)"]
-    meta = ws.path("embeddings", config.semantic_field)
-    return vectors[aligned.to_numpy()], f"{meta}:{len(emb_ids)}:{float(vectors[:8].sum()):.6f}", []
+    from mixwise.curate.embed import default_model, model_identity
+
+    meta_file = ws.path("embeddings", config.semantic_field, model_identity(default_model()), "meta.json")
+    meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    # The embeddings' identity: model, field and when they were computed (a re-embed re-runs dedup).
+    fingerprint = f"{meta.get('config_hash')}:{meta.get('created_at')}:{len(emb_ids)}"
+    return vectors[aligned.to_numpy()], fingerprint, []
 
 
 def _clusters(ws: Workspace, ids: pl.Series) -> np.ndarray:
