@@ -18,7 +18,7 @@ def dedup(
     near: bool = typer.Option(True, "--near/--no-near", help="Near pass: MinHash + LSH on word shingles."),
     semantic: str = typer.Option("auto", "--semantic", help="Semantic pass on prompt embeddings: auto (if embedded), on, off."),
     threshold: float = typer.Option(0.7, "--threshold", help="Near pass: Jaccard threshold of prompt+response."),
-    half_threshold: float = typer.Option(0.5, "--half-threshold", help="Near pass: Jaccard each of prompt and response must reach."),
+    half_threshold: float = typer.Option(0.3, "--half-threshold", help="Near pass: Jaccard each of prompt and response must reach."),
     shingle: int = typer.Option(3, "--shingle", help="Near pass: words per shingle."),
     num_perm: int = typer.Option(128, "--num-perm", help="Near pass: MinHash permutations."),
     semantic_threshold: float = typer.Option(0.95, "--semantic-threshold", help="Semantic pass: cosine threshold."),

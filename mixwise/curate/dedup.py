@@ -57,7 +57,7 @@ class DedupConfig:
     same_response: bool = True
     short_generic: bool = True
     threshold: float = 0.7
-    half_threshold: float = 0.5
+    half_threshold: float = 0.3
     shingle: int = 3
     num_perm: int = 128
     semantic_threshold: float = 0.95

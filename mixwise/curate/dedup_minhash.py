@@ -313,7 +313,7 @@ class NearResult:
 
 
 def near_pairs(
-    prompts: pl.Series, responses: pl.Series, *, threshold: float = 0.7, half_threshold: float = 0.5,
+    prompts: pl.Series, responses: pl.Series, *, threshold: float = 0.7, half_threshold: float = 0.3,
     num_perm: int = 128, shingle: int = 3, seed: int = 0, bands: tuple[int, int] | None = None,
 ) -> NearResult:
     """Near-duplicate pairs of (prompt, response) items.
