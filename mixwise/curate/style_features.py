@@ -27,8 +27,9 @@ _BOLD = re.compile(r"\*\*[^*\n]+\*\*")
 _OPTION_LINE = re.compile(r"^\s*\(?([A-Ea-e])[).:]\s+\S")
 _INLINE_OPTIONS = re.compile(r"\(([A-Ea-e])\)\s*\S[^()]{0,200}?\(([A-Ea-e])\)\s*\S")
 _WHICH = re.compile(r"\b(which of the following|choose the (?:best|correct)|select the (?:best|correct)|correct answer|true or false)\b", re.I)
-# A response that is (essentially) an option letter: "B", "(c)", "Answer: D", "The answer is (A). ..."
-_LETTER_ANSWER = re.compile(r"^\s*(?:(?:the\s+)?(?:correct\s+)?answer\s*(?:is)?\s*[:\-]?\s*)?\(?[A-Ea-e]\)?(?:[.):]|\s*$|\s+\S)", re.I)
+# A response that answers with an option letter: "B", "(c)", "D. text", or "... the answer is (A) ..." near its start.
+_LETTER_START = re.compile(r"^\s*(?:\(([A-Ea-e])\)|([A-E])(?:[.):,]|\s*$))")
+_LETTER_SAID = re.compile(r"\b(?i:answer|option|choice)\s*(?i:is|:)\s*\(?([A-E])\b\)?")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _EQUATION = re.compile(r"\d\s*[-+*/×÷x^]\s*\(?\d[\d.,]*\)?\s*=\s*\$?-?\d|<<[^>]*>>|=\s*\$?-?\d[\d,.]*\s*$")
 _FINAL_NUMBER = re.compile(
@@ -150,7 +151,7 @@ def features(prompt: str, response: str) -> list[float]:
         _frac(sum(1 for l in lines if _EQUATION.search(l)), len(lines)),
         1.0 if _FINAL_NUMBER.search(tail) else 0.0,
         _frac(len(_STEP_WORDS.findall(prose)), n_sent),
-        1.0 if len(words) <= 40 and _LETTER_ANSWER.match(r) and (_option_lines(prompt) or _INLINE_OPTIONS.search(prompt)) else 0.0,
+        1.0 if (_LETTER_START.match(r) or _LETTER_SAID.search(r[:300])) and (_option_lines(prompt) or _INLINE_OPTIONS.search(prompt)) else 0.0,
         1.0 if len(words) <= 5 else 0.0,
         _frac(len(_ASSISTANT.findall(prose)), n_sent),
         _log(len(sentences)),
