@@ -12,7 +12,7 @@ import pytest
 from mixwise.curate.style_model import SHIPPED_MODEL, StyleModel, classify
 from mixwise.curate.style_refs import STYLES
 
-from .fixtures.style_examples import EXAMPLES
+from tests.fixtures.style_examples import EXAMPLES
 
 
 def _write_examples(path, examples=EXAMPLES):
@@ -149,3 +149,34 @@ def test_retrain_on_user_labels(cli, ws, tmp_path):
 
     with pytest.raises(MixwiseError, match="no such labels file"):
         cli("style", "--train", str(tmp_path / "nope.csv"))
+
+
+def test_reference_rules():
+    from mixwise.curate.style_features import feature_dict
+    from mixwise.curate.style_refs import Ref, is_prototype, label_with_code_rule, render_mc
+
+    formats = set()
+    for i in range(40):
+        p, r = render_mc(f"Question {i}?", ["red", "green", "blue", "gold"], 2, key=str(i))
+        assert "C" in r and ("green" not in r)
+        assert feature_dict(p, r)["resp_letter_answer"] == 1.0, (p, r)
+        formats.add((p.count("\n") > 2, len(r)))
+    assert len(formats) >= 4  # several renderings, not one template
+    assert label_with_code_rule("def f(x):\n    return x + 1\n\nprint(f(2))", "concise") == "code"
+    assert label_with_code_rule("Paris is the capital of France.", "concise") == "concise"
+    assert not is_prototype(Ref("lima", "1", "q", "Yes, it is.", "long_form"))
+    assert not is_prototype(Ref("dolly", "1", "q", "word " * 200, "concise"))
+    assert is_prototype(Ref("mmlu", "1", "q", "B", "multiple_choice"))
+
+
+def test_references_have_two_sources_per_style(shared_data):
+    from collections import defaultdict
+
+    from mixwise.curate.style_refs import build_references
+
+    refs = build_references(shared_data, per_source=50, seed=0)
+    sources = defaultdict(set)
+    for r in refs:
+        sources[r.label].add(r.source)
+    # leave-one-source-out needs every style in at least two sources
+    assert {k: len(v) >= 2 for k, v in sources.items()} == {k: True for k in STYLES}

@@ -38,6 +38,8 @@ from mixwise.curate.style_features import code_fraction
 
 STYLES: tuple[str, ...] = ("long_form", "concise", "multiple_choice", "math_steps", "code")
 CODE_THRESHOLD = 0.4
+#: The word count separating concise from long-form references (the same ~120 words as the hand-label rubric).
+LONG_WORDS = 120
 GAUNTLET_MC = (
     "world_knowledge/arc_easy",
     "world_knowledge/arc_challenge",
@@ -167,12 +169,33 @@ def load_source(data: Path, source: str) -> list[Ref]:
     return {"mmlu": _mmlu, "gauntlet_mc": _gauntlet, "svamp": _svamp}[source](data)
 
 
-def build_references(data: Path, per_source: int = 600, seed: int = 0, sources: tuple[str, ...] = REFERENCE_SOURCES) -> list[Ref]:
-    """References from every source, at most ``per_source`` non-code rows each (all code rows kept), seeded."""
+def is_prototype(ref: Ref) -> bool:
+    """False for a source-labelled row that contradicts its label's definition by length.
+
+    A "long_form" reference of at most LONG_WORDS words (LIMA has one-line answers) or a
+    "concise" one of more (Dolly has multi-paragraph essays) is not a clean example of its
+    style, so it is left out of training rather than relabelled.
+    """
+    words = len(ref.response.split())
+    if ref.label == "long_form":
+        return words > LONG_WORDS
+    if ref.label == "concise":
+        return words <= LONG_WORDS
+    return True
+
+
+def build_references(data: Path, per_source: int = 600, seed: int = 0, sources: tuple[str, ...] = REFERENCE_SOURCES,
+                     prototypes: bool = True) -> list[Ref]:
+    """References from every source, at most ``per_source`` non-code rows each (all code rows kept), seeded.
+
+    With ``prototypes`` (the default) rows failing :func:`is_prototype` are dropped before sampling.
+    """
     rng = random.Random(seed)
     out: list[Ref] = []
     for source in sources:
         refs = load_source(Path(data), source)
+        if prototypes:
+            refs = [r for r in refs if is_prototype(r)]
         code = [r for r in refs if r.label == "code"]
         rest = [r for r in refs if r.label != "code"]
         if len(rest) > per_source:
