@@ -57,7 +57,7 @@ def test_retraining_is_deterministic_with_a_seed(shared_data, tmp_path):
     from mixwise.curate.style_train import train
 
     def run(seed):
-        refs = build_references(shared_data, per_source=12, seed=seed)
+        refs = build_references(shared_data, per_source=6, seed=seed)
         model, report = train([r.prompt for r in refs], [r.response for r in refs], [r.label for r in refs],
                               [r.source for r in refs], seed=seed, cache_dir=tmp_path / "cache", classes=STYLES)
         return model, report

@@ -152,7 +152,10 @@ def fit(feats: np.ndarray, emb: np.ndarray, labels: Sequence[str], *, classes: S
     model = StyleModel(list(present), mean, scale, np.zeros((0,)), np.zeros((0,)), embed_weight=embed_weight)
     lr = LogisticRegression(C=c, max_iter=3000, class_weight="balanced", random_state=seed)
     lr.fit(model.design(feats, emb), np.array([present.index(y) for y in labels]))
-    model.coef, model.intercept = lr.coef_.astype(np.float64), lr.intercept_.astype(np.float64)
+    coef, intercept = lr.coef_.astype(np.float64), lr.intercept_.astype(np.float64)
+    if len(present) == 2:  # sklearn's binary model has one row; softmax over (-z/2, z/2) is the same sigmoid
+        coef, intercept = np.vstack([-coef / 2, coef / 2]), np.concatenate([-intercept / 2, intercept / 2])
+    model.coef, model.intercept = coef, intercept
     return model
 
 

@@ -186,7 +186,7 @@ def is_prototype(ref: Ref) -> bool:
 
 def build_references(data: Path, per_source: int = 600, seed: int = 0, sources: tuple[str, ...] = REFERENCE_SOURCES,
                      prototypes: bool = True) -> list[Ref]:
-    """References from every source, at most ``per_source`` non-code rows each (all code rows kept), seeded.
+    """References from every source, seeded: at most ``per_source`` non-code rows and ``per_source`` code rows each.
 
     With ``prototypes`` (the default) rows failing :func:`is_prototype` are dropped before sampling.
     """
@@ -200,5 +200,7 @@ def build_references(data: Path, per_source: int = 600, seed: int = 0, sources: 
         rest = [r for r in refs if r.label != "code"]
         if len(rest) > per_source:
             rest = rng.sample(rest, per_source)
+        if len(code) > per_source:  # code is rare: all of it is kept unless even that exceeds the cap
+            code = rng.sample(code, per_source)
         out += sorted(code + rest, key=lambda r: r.source_id)
     return out
