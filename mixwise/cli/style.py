@@ -15,14 +15,16 @@ from mixwise.cli._common import console, emit_json, progress_bar, workspace
 def render_views(views: dict, out: Console) -> None:
     """Rich tables: styles per source, and the topic x style matrix when clusters exist."""
     styles = views["styles"]
+    sources = list(views["by_source"])
+    # styles as rows, sources as columns: stays readable in 80 columns for a few sources
     table = Table(title="styles by source")
-    table.add_column("source")
+    table.add_column("style")
+    for source in sources:
+        table.add_column(source, justify="right")
+    totals = {src: sum(c.values()) for src, c in views["by_source"].items()}
     for s in styles:
-        table.add_column(s, justify="right")
-    table.add_column("total", justify="right")
-    for source, counts in views["by_source"].items():
-        total = sum(counts.values())
-        table.add_row(source, *[f"{counts.get(s, 0):,} ({counts.get(s, 0) / total:.0%})" for s in styles], f"{total:,}")
+        table.add_row(s, *[f"{views['by_source'][src].get(s, 0):,} {views['by_source'][src].get(s, 0) / totals[src]:.0%}" for src in sources])
+    table.add_row("total", *[f"{totals[src]:,}" for src in sources], style="bold")
     out.print(table)
     matrix = views["matrix"]
     if matrix is None:
