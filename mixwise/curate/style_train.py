@@ -7,8 +7,9 @@ Run it (from the repository root, with ``../shared/data`` present)::
 
 What it does, in order:
 
-1. builds labelled references from public data (:mod:`mixwise.curate.style_refs`),
-   minus any row that is also hand-labelled;
+1. builds labelled references from public data (:mod:`mixwise.curate.style_refs`;
+   rows whose length contradicts their source's label are left out), minus any
+   row that is also hand-labelled;
 2. leave-one-source-out: for each reference source, trains on the others and
    predicts it, so every reference is scored by a model that never saw its
    source (macro-F1, confusion matrix, per-source accuracy, calibration);
