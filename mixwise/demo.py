@@ -68,6 +68,7 @@ def step_ingest(ctx: DemoContext) -> None:
 STEPS: list[tuple[str, str | Callable[[DemoContext], None]]] = [
     ("ingest", step_ingest),
     ("dedup", "mixwise.curate.dedup_stage:demo_step"),
+    ("style", "mixwise.curate.style:demo_step"),
     ("mix", "mixwise.mixing.demo:demo_step"),
 ]
 
