@@ -193,3 +193,38 @@ def read_generations(path: str | Path) -> list[dict]:
         r.setdefault("id", r.get("prompt"))
         r.setdefault("generator", r.get("generator") or path.stem)
     return rows
+
+
+def generations_for(spec: str, prompts: list[Prompt], settings: GenSettings, folder: str | Path,
+                    progress: Callable[[int], None] | None = None) -> tuple[list[dict], Path]:
+    """Answers for ``prompts`` from a generations file, or generated with model ``spec`` (reused when unchanged).
+
+    A model's generations are kept in ``folder/<model>.jsonl``; they are reused
+    when that file covers the same prompt ids with the same settings.
+    """
+    path = Path(spec).expanduser()
+    if path.is_file() and path.suffix in (".jsonl", ".json"):
+        rows = read_generations(path)
+        by_id, by_prompt = {str(r["id"]): r for r in rows}, {str(r.get("prompt")).strip(): r for r in rows}
+        matched = []
+        for p in prompts:  # match on id, else on the prompt text (e.g. AlpacaEval's reference outputs)
+            r = by_id.get(p.id) or by_prompt.get(p.prompt.strip())
+            if r is not None:
+                matched.append({**r, "id": p.id, "category": p.category, "prompt": p.prompt})
+        if not matched:
+            raise InputError(f"{path} has no answers for these prompts (matched by id or prompt text)",
+                             "generate on the same prompt set, or check --prompts")
+        return matched, path
+    from mixwise.evaluate.judge_report import slug
+
+    out = Path(folder) / f"{slug(spec)}.jsonl"
+    if out.is_file():
+        old = read_generations(out)
+        same = [r.get("id") for r in old] == [p.id for p in prompts] and all(
+            {k: r.get("settings", {}).get(k) for k in ("max_new_tokens", "temperature", "top_p", "seed", "model")}
+            == {**{k: getattr(settings, k) for k in ("max_new_tokens", "temperature", "top_p", "seed")}, "model": spec}
+            for r in old)
+        if same:
+            return old, out
+    rows = generate(spec, prompts, settings, progress)
+    return rows, write_jsonl(rows, out)
