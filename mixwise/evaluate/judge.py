@@ -154,8 +154,8 @@ def run_judge(judge: Judge, pairs: list[Pair], client: JudgeClient, *, repeats: 
     return items, summary
 
 
-def _item_prefs(judge: Judge, item: dict, repeats: int) -> tuple[list[float], dict]:
-    """Per-repeat preference of one item (NaN where not judged) and fills item-level fields."""
+def _item_prefs(judge: Judge, item: dict, repeats: int) -> list[float]:
+    """Per-repeat preference of one item for the model (NaN where not judged)."""
     per_repeat = []
     for r in range(repeats):
         js = [j for j in item["judgments"] if j["repeat"] == r]
@@ -166,13 +166,14 @@ def _item_prefs(judge: Judge, item: dict, repeats: int) -> tuple[list[float], di
             m = [j["value"] for j in js if j["role"] == "model" and j["status"] == "ok"]
             b = [j["value"] for j in js if j["role"] == "baseline" and j["status"] == "ok"]
             per_repeat.append(float(np.sign(m[0] - b[0]) / 2 + 0.5) if m and b else np.nan)
-    return per_repeat, item
+    return per_repeat
 
 
 def summarize(judge: Judge, items: list[dict], *, repeats: int = 1, bootstrap: int = 2000, seed: int = 0) -> dict:
     """Win rate (ties half) with bootstrap CI, length-controlled win rate, categories, parse and position stats."""
-    per_repeat = np.array([_item_prefs(judge, it, repeats)[0] for it in items]).T.reshape(repeats, len(items))
-    item_pref = np.nanmean(np.where(np.isfinite(per_repeat), per_repeat, np.nan), axis=0) if items else np.array([])
+    per_repeat = np.array([_item_prefs(judge, it, repeats) for it in items], dtype=float).T.reshape(repeats, len(items))
+    counts = np.isfinite(per_repeat).sum(axis=0)
+    item_pref = np.where(counts > 0, np.nansum(per_repeat, axis=0) / np.maximum(counts, 1), np.nan)
     for it, pref in zip(items, item_pref):
         it["pref"] = None if np.isnan(pref) else float(pref)
     ok = np.isfinite(item_pref)

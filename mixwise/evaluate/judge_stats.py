@@ -15,6 +15,7 @@ slope, and the intercept is the win rate that length does not explain.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -113,11 +114,14 @@ def repeat_spread(per_repeat_prefs: np.ndarray) -> dict:
     """Spread of re-judging: win rate per repeat (rows = repeats, columns = items, NaN = missing)."""
     arr = np.asarray(per_repeat_prefs, dtype=float)
     rates = [float(np.nanmean(r) * 100) for r in arr if np.isfinite(r).any()]
-    item_sd = np.nanstd(arr, axis=0) if arr.shape[0] > 1 else np.zeros(arr.shape[1])
+    with warnings.catch_warnings():  # items never judged are all-NaN columns; they are ignored
+        warnings.simplefilter("ignore", RuntimeWarning)
+        item_sd = np.nanstd(arr, axis=0) if arr.shape[0] > 1 else np.zeros(arr.shape[1])
+        changed = int(np.sum(np.nanmax(arr, axis=0) != np.nanmin(arr, axis=0))) if arr.shape[0] > 1 else 0
     return {
         "repeats": int(arr.shape[0]),
         "win_rate_per_repeat": rates,
         "win_rate_sd": float(np.std(rates)) if len(rates) > 1 else 0.0,
         "mean_item_sd": float(np.nanmean(item_sd)) if item_sd.size else 0.0,
-        "items_changed": int(np.sum(np.nanmax(arr, axis=0) != np.nanmin(arr, axis=0))) if arr.shape[0] > 1 else 0,
+        "items_changed": changed,
     }
