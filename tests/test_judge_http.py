@@ -108,12 +108,12 @@ def test_end_to_end_cli_then_cache_makes_zero_calls(cli, rule_judge, tmp_path):
             "--judge-model", "rule-judge", "--cache", str(tmp_path / "cache.sqlite"), "--out", str(tmp_path / "out"), "--json"]
     dry = cli(*args, "--dry-run")
     assert dry.exit_code == 0, dry.output
-    est = json.loads(dry.output)
+    est = json.loads(dry.stdout)
     assert est["calls"] == 18 and est["cached"] == 0 and state["requests"] == 0  # a dry run sends nothing
 
     first = cli(*args)
     assert first.exit_code == 0, first.output
-    s = json.loads(first.output)
+    s = json.loads(first.stdout)
     assert state["requests"] == 18  # 9 pairs x 2 orders
     assert s["win_rate"] == pytest.approx(EXPECTED_WIN_RATE)
     assert s["position"]["position_consistency"] == 1.0
@@ -127,11 +127,11 @@ def test_end_to_end_cli_then_cache_makes_zero_calls(cli, rule_judge, tmp_path):
     assert items[0]["judgments"][0]["raw"][0].endswith("Verdict: A") or items[0]["judgments"][0]["raw"][0].endswith("Verdict: B")
 
     second = cli(*args)
-    s2 = json.loads(second.output)
+    s2 = json.loads(second.stdout)
     assert state["requests"] == 18  # counted server-side: the re-run made zero calls
     assert s2["client"]["calls"] == 0 and s2["client"]["cache_hits"] == 18
     assert s2["win_rate"] == s["win_rate"]
-    assert json.loads(cli(*args, "--dry-run").output)["calls"] == 0
+    assert json.loads(cli(*args, "--dry-run").stdout)["calls"] == 0
 
     shown = cli(*args[:-1])  # the rich summary
     assert "win rate" in shown.output and "position consistency" in shown.output and "0 unparsable" in shown.output
