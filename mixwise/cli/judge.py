@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from mixwise.cli._common import console, emit_json, progress_bar, workspace
+from mixwise.cli._common import console, emit_json, progress_bar, warn, workspace
 
 
 def judge(
@@ -21,6 +21,7 @@ def judge(
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder with the named prompt sets (default ../shared/data/judge)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N prompts."),
     repeats: int = typer.Option(1, "--repeats", "-k", help="Judge every item k times and report the spread."),
+    judge_temperature: Optional[float] = typer.Option(None, "--judge-temperature", help="Override the judge config's temperature (use > 0 with --repeats)."),
     concurrency: int = typer.Option(8, "--concurrency", help="Judge requests in flight at once."),
     max_retries: int = typer.Option(5, "--max-retries", help="Retries per call on 429/5xx/timeouts (exponential backoff)."),
     max_requests: Optional[int] = typer.Option(None, "--max-requests", help="Budget: stop after this many HTTP requests."),
@@ -48,6 +49,10 @@ def judge(
     from mixwise.evaluate.prompts import load_prompts
 
     jd = load_judge(judge_name)
+    if judge_temperature is not None:
+        jd.temperature = judge_temperature
+    if repeats > 1 and jd.temperature == 0:
+        warn("--repeats with temperature 0: a deterministic judge repeats itself; pass --judge-temperature 0.7 to measure spread")
     items = load_prompts(prompts, data=data_dir, limit=limit)
     out = out or Path("results") / "judge" / f"{slug(model)}-vs-{slug(baseline or 'none')}__{jd.id}__{slug(prompts)}"
     settings = GenSettings(max_new_tokens=max_new_tokens, seed=seed)

@@ -52,8 +52,8 @@ def render_summary(summary: dict, console: Console) -> None:
             head.add_row(f"mean {role} score ({j['scale'][0]}-{j['scale'][-1]})", f"{s['mean']:.2f}", _ci(s["ci"]))
     if "position" in summary:
         pos = summary["position"]
-        head.add_row("position consistency", _pct(pos["position_consistency"] * 100) + "%", "")
-        head.add_row("judge picks first slot", _pct(pos["first_slot_rate"] * 100) + "%", "")
+        head.add_row("position consistency (%)", _pct(pos["position_consistency"] * 100), "")
+        head.add_row("judge picks first slot (%)", _pct(pos["first_slot_rate"] * 100), "")
     if "rejudge" in summary:
         rj = summary["rejudge"]
         head.add_row(f"re-judging spread (k={rj['repeats']})", f"sd {rj['win_rate_sd']:.2f}", f"{rj['items_changed']} items changed")
@@ -71,7 +71,7 @@ def render_summary(summary: dict, console: Console) -> None:
     p, c = summary["parse"], summary.get("client", {})
     console.print(
         f"judgments: {p['jobs']} asked, {p['ok']} parsed ({p['ok_first_try']} first try, {p['ok_after_reask']} after re-asking), "
-        f"[bold]{p['unparsable']} unparsable[/], {p['budget']} stopped by budget, {p['error']} failed; parse rate {_pct(p['parse_rate'] * 100)}%",
+        f"[bold]{p['unparsable']} unparsable[/], {p['budget']} stopped by budget, {p['error']} failed; parse rate {_pct(p['parse_rate'] * 100)}" + ('%' if p['parse_rate'] == p['parse_rate'] else ''),
         highlight=False,
     )
     if c:
