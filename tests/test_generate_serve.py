@@ -129,7 +129,7 @@ def test_serve_tiny_random_as_judge_end_to_end(cli, shared_data, tmp_path):
                    "--temperature", "1.0", "--seed", "3", "--out", str(base)).exit_code == 0
         args = ["eval", "judge", "tiny-random", "--baseline", str(base), "--prompts", "mt_bench", "--data-dir", data, "--limit", "2",
                 "--max-new-tokens", "6", "--judge", str(_small_judge(tmp_path)), "--judge-base-url", url, "--judge-model", "tiny-random",
-                "--cache", str(tmp_path / "cache.sqlite"), "--out", str(tmp_path / "out"), "--json"]
+                "--concurrency", "2", "--judge-timeout", "300", "--cache", str(tmp_path / "cache.sqlite"), "--out", str(tmp_path / "out"), "--json"]
         r = cli(*args)
         assert r.exit_code == 0, r.output
         s = json.loads(r.stdout)
@@ -167,7 +167,9 @@ def test_gemma_270m_as_judge_reports_parse_rate(shared_data, tmp_path, capsys):
         model = generations_for(str(ae / "gpt4_1106_preview_outputs.json"), prompts, settings, tmp_path)[0]
         base = generations_for(str(ae / "text_davinci_003_outputs.json"), prompts, settings, tmp_path)[0]
         judge = load_judge(str(_small_judge(tmp_path, max_tokens=32, reask=1)))
-        client = JudgeClient(model="gemma3-270m", base_url=url, api_key="unused", cache=JudgeCache(tmp_path / "c.sqlite"))
+        # one request at a time and a long timeout: on a busy CPU a timed-out request would still run server-side
+        client = JudgeClient(model="gemma3-270m", base_url=url, api_key="unused", cache=JudgeCache(tmp_path / "c.sqlite"),
+                             concurrency=1, timeout=600)
         items, s = run_judge(judge, make_pairs(model, base), client, bootstrap=200)
     finally:
         server.shutdown()

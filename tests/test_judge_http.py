@@ -48,10 +48,14 @@ class RuleJudgeHandler(BaseHTTPRequestHandler):
         msgs = body["messages"]
         user = next(m["content"] for m in msgs if m["role"] == "user")
         reasked = msgs[-1]["role"] == "user" and len([m for m in msgs if m["role"] == "user"]) > 1
-        a = user.split("[Answer A]\n", 1)[1].split("\n\n[Answer B]", 1)[0]
-        b = user.split("[Answer B]\n", 1)[1].split("\n\nGive your reasons", 1)[0]
-        verdict = "A" if len(a) > len(b) else "B" if len(b) > len(a) else "tie"
-        text = f"The longer answer covers more.\nVerdict: {verdict}"
+        if "[Assistant answer]" in user:  # single-answer judges: one point per 100 characters, capped
+            answer = user.split("[Assistant answer]\n", 1)[1].split("\n\nGive your reasons", 1)[0]
+            text = f"Reasonable.\nScore: {min(6, len(answer) // 100 + 1)}"
+        else:
+            a = user.split("[Answer A]\n", 1)[1].split("\n\n[Answer B]", 1)[0]
+            b = user.split("[Answer B]\n", 1)[1].split("\n\nGive your reasons", 1)[0]
+            verdict = "A" if len(a) > len(b) else "B" if len(b) > len(a) else "tie"
+            text = f"The longer answer covers more.\nVerdict: {verdict}"
         if "NEVER_PARSE" in user or ("PARSE_ON_REASK" in user and not reasked):
             text = "Both answers have merit and I cannot decide."
         self._send(200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
@@ -203,3 +207,24 @@ def test_rejudging_reports_spread(rule_judge, tmp_path):
     _, s = run_judge(load_judge("pairwise"), _pairs(model, base), client, repeats=3, bootstrap=100)
     assert state["requests"] == 4 * 2 * 3  # each repeat is its own cache entry
     assert s["rejudge"]["repeats"] == 3 and s["rejudge"]["win_rate_sd"] == 0.0  # a deterministic judge does not move
+
+
+def test_likert_judge_scores_each_answer(rule_judge, tmp_path):
+    url, state = rule_judge
+    _, model, base = _gens(tmp_path)
+    client = _client(url, tmp_path / "c.sqlite")
+    items, s = run_judge(load_judge("likert"), _pairs(model, base), client, bootstrap=100)
+    assert state["requests"] == 18 and s["parse"]["ok"] == 18
+    # scores: model 4 (x6), 1 (x2), 2; baseline 2 (x6), 5 (x2), 2 -> wins 6, losses 2, tie 1
+    assert s["model_score"]["mean"] == pytest.approx((4 * 6 + 1 * 2 + 2) / 9)
+    assert s["baseline_score"]["mean"] == pytest.approx((2 * 6 + 5 * 2 + 2) / 9)
+    assert s["win_rate"] == pytest.approx(EXPECTED_WIN_RATE)
+    assert "position" not in s
+
+
+def test_single_judge_shows_the_reference_when_there_is_one():
+    judge = load_judge("single")
+    with_ref = judge.messages("What is 2+2?", output="4", reference="2+2 = 4")
+    without = judge.messages("What is 2+2?", output="4")
+    assert "[Reference answer]\n2+2 = 4" in with_ref[-1]["content"]
+    assert "Reference" not in without[-1]["content"] and without[0]["role"] == "system"

@@ -24,6 +24,7 @@ def judge(
     judge_temperature: Optional[float] = typer.Option(None, "--judge-temperature", help="Override the judge config's temperature (use > 0 with --repeats)."),
     concurrency: int = typer.Option(8, "--concurrency", help="Judge requests in flight at once."),
     max_retries: int = typer.Option(5, "--max-retries", help="Retries per call on 429/5xx/timeouts (exponential backoff)."),
+    timeout: float = typer.Option(120.0, "--judge-timeout", help="Seconds before a judge call times out (then it is retried)."),
     max_requests: Optional[int] = typer.Option(None, "--max-requests", help="Budget: stop after this many HTTP requests."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Budget: stop once this many tokens were used."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="SQLite cache of judge calls (default WORKSPACE/cache/judge/calls.sqlite)."),
@@ -70,7 +71,7 @@ def judge(
     base_url, api_key, judge_model_name = endpoint(judge_base_url, judge_api_key, judge_model, jd.model)
     client = JudgeClient(model=judge_model_name, base_url=base_url, api_key=api_key,
                          cache=JudgeCache(cache or workspace().cache_dir("judge") / "calls.sqlite"),
-                         budget=Budget(max_requests, max_tokens), concurrency=concurrency, max_retries=max_retries)
+                         budget=Budget(max_requests, max_tokens), concurrency=concurrency, max_retries=max_retries, timeout=timeout)
     if dry_run:
         est = estimate(jd, plan(jd, pairs, repeats), client)
         if as_json:

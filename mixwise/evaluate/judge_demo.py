@@ -40,7 +40,7 @@ def demo_step(ctx) -> None:
     try:
         for attempt in ("first run", "re-run"):
             client = JudgeClient(model="tiny-random", base_url=url, api_key="local",
-                                 cache=JudgeCache(ctx.ws.cache_dir("judge") / "demo.sqlite"))
+                                 cache=JudgeCache(ctx.ws.cache_dir("judge") / "demo.sqlite"), concurrency=1, timeout=600)
             _, summary = run_judge(judge, pairs, client, bootstrap=200, seed=ctx.seed)
             summary["run"] = {"model": "tiny-random", "baseline": "sharegpt answers"}
             ctx.console.print(f"[bold]{attempt}[/] (judge served at {url})")
