@@ -228,3 +228,17 @@ def test_single_judge_shows_the_reference_when_there_is_one():
     without = judge.messages("What is 2+2?", output="4")
     assert "[Reference answer]\n2+2 = 4" in with_ref[-1]["content"]
     assert "Reference" not in without[-1]["content"] and without[0]["role"] == "system"
+
+
+def test_unreachable_endpoint_stops_with_a_clear_error(tmp_path):
+    import socket
+
+    from mixwise.errors import MixwiseError
+
+    with socket.socket() as sock:  # a free port on 127.0.0.1 with nothing listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    _, model, base = _gens(tmp_path, lengths=LENGTHS[:2])
+    client = _client(f"http://127.0.0.1:{port}/v1", tmp_path / "c.sqlite", max_retries=1)
+    with pytest.raises(MixwiseError, match="cannot reach the judge endpoint"):
+        run_judge(load_judge("pairwise"), _pairs(model, base), client, bootstrap=100)

@@ -160,6 +160,10 @@ class JudgeClient:
                     self.stats.errors[name] = self.stats.errors.get(name, 0) + 1
                     if attempt == self.max_retries:
                         self.stats.failures += 1
+                        if type(e) is openai.APIConnectionError:  # nothing listening: stop, do not fail every item
+                            raise MixwiseError(f"cannot reach the judge endpoint {self.base_url or 'OpenAI'}",
+                                               "start it (e.g. mixwise serve MODEL) or fix --judge-base-url; "
+                                               "finished judgments are cached and a re-run resumes") from e
                         raise CallFailed(f"{name} after {attempt + 1} attempts") from e
                     self.stats.retries += 1
                     await asyncio.sleep(self._delay(attempt, e))
