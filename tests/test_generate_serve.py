@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
@@ -17,7 +18,7 @@ import yaml
 from mixwise.errors import InputError
 from mixwise.evaluate.prompts import load_prompts
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_named_prompt_sets(shared_data):
