@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import click
 import typer
 
 from mixwise.cli import app
@@ -13,11 +12,16 @@ from mixwise.cli import app
 from .conftest import REPO
 
 
-def _walk(cmd: click.Command, path=()):
+def _walk(cmd, path=()):
+    # Duck-typed: typer may bundle its own copy of click, so isinstance(click.Group) is not reliable.
     yield path, cmd
-    if isinstance(cmd, click.Group):
-        for name, sub in cmd.commands.items():
-            yield from _walk(sub, path + (name,))
+    for name, sub in (getattr(cmd, "commands", None) or {}).items():
+        yield from _walk(sub, path + (name,))
+
+
+def test_walk_sees_nested_commands():
+    names = {" ".join(p) for p, _ in _walk(typer.main.get_command(app))}
+    assert {"ingest", "sources", "demo"} <= names
 
 
 def test_every_command_has_help_with_example():
