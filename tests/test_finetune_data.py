@@ -158,3 +158,12 @@ def test_cli_check_runs_the_masking_audit(cli, tmp_path):
     assert set(report["masking"]["per_source"]) == {"chat", "facts"} and report["sequences"] >= 1
     with pytest.raises(SpecError, match="epochs must be at least 1"):
         cli("train", "--check", "--recipe", "lima", "--set", "epochs=0")
+
+
+def test_an_opening_assistant_turn_is_context_not_trained(tok):
+    # seen in ShareGPT: conversations whose first turn is the assistant's
+    rows = rows_from_pairs([("a", "x", "y")]).with_columns(pl.Series("messages", [[
+        {"role": "assistant", "content": "Welcome!"}, {"role": "user", "content": "thanks"},
+        {"role": "assistant", "content": "You are welcome."}]]))
+    data = tokenize(rows, tok, max_length=128)
+    assert tok.decode(data.input_ids[0][data.trained[0]]) == "You are welcome.<end_of_turn>\n"

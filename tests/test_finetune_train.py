@@ -113,8 +113,10 @@ def test_gemma3_270m_smoke(tmp_path):
     from mixwise.models import load_causal_lm, resolve_model_path
 
     folder = write_manifest(tmp_path / "manifests", "toy", rows_from_pairs(toy_pairs(4)))
-    res = train(folder, "gemma3-270m", recipe="lima", max_steps=2, out=tmp_path / "runs", run_name="g",
-                overrides={"max_length": 64, "batch_size": 2, "micro_batch_size": 2, "small_batch_size": None, "lr": 1e-4})
+    # 4 samples, batch 2, one epoch: two steps, and a completed run saves weights only
+    res = train(folder, "gemma3-270m", recipe="lima", out=tmp_path / "runs", run_name="g",
+                overrides={"max_length": 48, "batch_size": 2, "micro_batch_size": 2, "small_batch_size": None, "lr": 1e-4,
+                           "epochs": 1, "save_epochs": []})
     rec = res.record
     assert rec["model"]["residual_dropout"]["rates"][-1] == pytest.approx(0.2) and len(rec["loss_curve"]) == 2
     assert all(0 < p["loss"] < 20 for p in rec["loss_curve"])
@@ -124,6 +126,7 @@ def test_gemma3_270m_smoke(tmp_path):
     assert not torch.equal(trained[key], base[key])
     model, tok = load_causal_lm(str(res.run_dir), device="cpu")
     assert torch.equal(model.state_dict()[key], trained[key])
+    assert not (res.run_dir / "checkpoint" / "trainer_state.pt").exists()
     out = model.generate(**tok("<start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\n", return_tensors="pt"),
                          max_new_tokens=3, do_sample=False)
     assert out.shape[1] > 3

@@ -2,7 +2,9 @@
 
 A checkpoint folder holds a loadable model (``save_pretrained`` + tokenizer; for
 LoRA the merged model only in the final one, the adapter in ``adapter/``) and
-``trainer_state.pt``. The data position is the global optimizer step: the
+``trainer_state.pt``, except the final checkpoint of a run that completed all its
+epochs (weights only: nothing is left to resume). A run cut short by
+``--max-steps`` keeps its state, so it can be continued. The data position is the global optimizer step: the
 sequence order of every epoch is a pure function of (seed, epoch), so the step
 says exactly which batch comes next.
 """
@@ -52,7 +54,7 @@ def optimizer_state(model, optimizer, strategy_fsdp: bool) -> dict:
     return get_optimizer_state_dict(model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
 
-def save(folder: Path, *, model, tokenizer, state: dict, main: bool, full_state: dict | None = None,
+def save(folder: Path, *, model, tokenizer, state: dict | None, main: bool, full_state: dict | None = None,
          merge_lora: bool = False) -> None:
     """Write the model, tokenizer and trainer state (only the main process writes)."""
     if not main:
@@ -66,7 +68,8 @@ def save(folder: Path, *, model, tokenizer, state: dict, main: bool, full_state:
     else:
         model.save_pretrained(folder, state_dict=full_state)
     tokenizer.save_pretrained(folder)
-    torch.save(state, folder / STATE_FILE)
+    if state is not None:
+        torch.save(state, folder / STATE_FILE)
 
 
 def find(path: str | Path) -> Path:

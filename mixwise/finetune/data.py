@@ -92,8 +92,8 @@ def segments(tokenizer, messages: list[dict], system: str | None) -> list[tuple[
     pieces: list[tuple[str, bool]] = []
     done = 0
     for i, m in enumerate(chat):
-        if m["role"] != "assistant":
-            continue
+        if m["role"] != "assistant" or not any(c["role"] == "user" for c in chat[:i]):
+            continue  # an assistant turn that answers nothing (a conversation opening with it) stays context
         before = tokenizer.apply_chat_template(chat[:i], tokenize=False, add_generation_prompt=True)
         through = tokenizer.apply_chat_template(chat[: i + 1], tokenize=False)
         if not (full.startswith(through) and through.startswith(before) and len(before) >= done):

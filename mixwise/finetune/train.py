@@ -151,6 +151,12 @@ def train(manifest: str | Path, model_name: str, *, recipe: str = "lima", overri
     setup_s = time.perf_counter() - t_setup
 
     def save(folder: Path, final: bool = False) -> None:
+        if final and step >= total_steps:  # a finished run: weights only (no 2x-model optimizer state to resume from)
+            checkpoint.save(folder, model=model, tokenizer=tok, state=None, main=d.main,
+                            full_state=checkpoint.model_state(model, fsdp), merge_lora=True)
+            checkpoints.append(folder.name)
+            distributed.barrier(d)
+            return
         rngs = [checkpoint.rng_state()]
         if d.enabled:  # every rank's dropout RNG, so each resumes its own stream
             gathered = [None] * d.world_size
