@@ -57,23 +57,34 @@ def test_resume_matches_an_uninterrupted_run(manifest, tmp_path):
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
-def test_two_gloo_processes_agree_with_one(manifest, tmp_path):
-    sets = [f"{k}={json.dumps(v)}" for k, v in {**FAST, "epochs": 1, "shuffle": False}.items()]
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory):
+    """The single-process reference run for the multi-process tests."""
+    tmp = tmp_path_factory.mktemp("one")
+    folder = write_manifest(tmp / "manifests", "toy", rows_from_pairs(toy_pairs(8)))
+    res = train(folder, "tiny-random", recipe="quick", overrides={**FAST, "epochs": 1, "shuffle": False},
+                out=tmp / "runs", run_name="one", device="cpu")
+    return folder, res
+
+
+@pytest.mark.parametrize("strategy", ["ddp", pytest.param("fsdp", marks=pytest.mark.slow)])
+def test_two_gloo_processes_agree_with_one(one_process, tmp_path, strategy):
+    manifest, one = one_process
+    sets = [f"{k}={json.dumps(v)}" for k, v in {**FAST, "epochs": 1, "shuffle": False, "strategy": strategy}.items()]
     args = [str(manifest), "--model", "tiny-random", "--recipe", "quick", "--device", "cpu", "--out", str(tmp_path / "runs")]
     for s in sets:
         args += ["--set", s]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-                          "-m", "mixwise", "train", *args, "--run-name", "ddp"], cwd=REPO, env=env, capture_output=True, text=True)
-    assert ddp.returncode == 0, ddp.stderr[-3000:]
-    one = train(manifest, "tiny-random", recipe="quick", overrides={**FAST, "epochs": 1, "shuffle": False},
-                out=tmp_path / "runs", run_name="one", device="cpu")
-    rec = json.loads((tmp_path / "runs" / "ddp" / "run.json").read_text())
+    port = str(29517 + (strategy == "fsdp"))
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
+                           "-m", "mixwise", "train", *args, "--run-name", strategy], cwd=REPO, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rec = json.loads((tmp_path / "runs" / strategy / "run.json").read_text())
     assert rec["hardware"]["world_size"] == 2 and len(rec["loss_curve"]) == len(one.record["loss_curve"]) == 2
     for p, q in zip(rec["loss_curve"], one.record["loss_curve"]):
         assert p["loss"] == pytest.approx(q["loss"], rel=1e-5) and p["trained_tokens"] == q["trained_tokens"]
-    wa, wb = weights(tmp_path / "runs" / "ddp"), weights(one.run_dir)
-    assert all(torch.allclose(wa[k], wb[k], atol=1e-5) for k in wa)
+    wa, wb = weights(tmp_path / "runs" / strategy), weights(one.run_dir)
+    assert wa.keys() == wb.keys() and all(torch.allclose(wa[k], wb[k], atol=1e-5) for k in wa)
 
 
 def test_residual_dropout_rises_over_layers():

@@ -43,7 +43,11 @@ def model_state(model, strategy_fsdp: bool) -> dict | None:
         return None
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    if getattr(model.config, "tie_word_embeddings", False):  # tied copies (lm_head = embeddings) are saved once
+        for key in getattr(model, "_tied_weights_keys", None) or {}:
+            state.pop(key, None)
+    return state
 
 
 def optimizer_state(model, optimizer, strategy_fsdp: bool) -> dict:
