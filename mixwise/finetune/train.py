@@ -181,7 +181,7 @@ def train(manifest: str | Path, model_name: str, *, recipe: str = "lima", overri
         micro = step_micro_batches(order, in_epoch, batch_size=r.batch_size, micro_batch_size=r.micro_batch_size,
                                    rank=d.rank, world_size=d.world_size)
         step_targets = sum(seq_trained[j] for j in order[in_epoch * r.batch_size:(in_epoch + 1) * r.batch_size])
-        loss_sum, tokens, trained = 0.0, 0, 0
+        loss_sum, tokens, trained = torch.zeros((), device=device), 0, 0
         for i, mb in enumerate(micro):
             idle = mb is None  # an empty slot on this rank: a zero-weight pass keeps DDP's all-reduce in step
             batch = collate(data, [seqs[j] for j in (mb or [order[0]])], pad_id=pad_id, packed=r.packing).to(device)
@@ -189,7 +189,7 @@ def train(manifest: str | Path, model_name: str, *, recipe: str = "lima", overri
                 loss, _ = wrapped(batch.input_ids, batch.position_ids, batch.attention_mask, batch.targets)
             (loss * (0.0 if idle else d.world_size / max(step_targets, 1))).backward()
             if not idle:
-                loss_sum, tokens, trained = loss_sum + loss.item(), tokens + batch.tokens, trained + batch.trained
+                loss_sum, tokens, trained = loss_sum + loss.detach().float(), tokens + batch.tokens, trained + batch.trained
         grad_norm = None
         if r.max_grad_norm:
             grad_norm = float(torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], r.max_grad_norm))
@@ -198,7 +198,7 @@ def train(manifest: str | Path, model_name: str, *, recipe: str = "lima", overri
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
-        loss_sum, tokens, trained = (distributed.all_sum(v, d, device) for v in (loss_sum, tokens, trained))
+        loss_sum, tokens, trained = (distributed.all_sum(v, d, device) for v in (loss_sum.item(), tokens, trained))  # one sync per step
         train_seconds += time.perf_counter() - t0
         tokens_seen, trained_seen = tokens_seen + tokens, trained_seen + trained
         point = {"step": step, "epoch": round(step / spe, 4), "loss": round(loss_sum / max(step_targets, 1), 6), "lr": lr,
