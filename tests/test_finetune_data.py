@@ -167,3 +167,24 @@ def test_an_opening_assistant_turn_is_context_not_trained(tok):
         {"role": "assistant", "content": "You are welcome."}]]))
     data = tokenize(rows, tok, max_length=128)
     assert tok.decode(data.input_ids[0][data.trained[0]]) == "You are welcome.<end_of_turn>\n"
+
+
+@pytest.mark.parametrize("softcap", [None, 5.0])
+def test_chunked_loss_matches_plain_cross_entropy(monkeypatch, softcap):
+    import torch.nn.functional as F
+
+    from mixwise.finetune import model as m
+
+    monkeypatch.setattr(m, "CHUNK_ELEMENTS", 7000)  # 7 rows per chunk: several chunks and a ragged last one
+    g = torch.Generator().manual_seed(0)
+    h = torch.randn(20, 16, generator=g, requires_grad=True)
+    w = torch.randn(1000, 16, generator=g, requires_grad=True)
+    t = torch.randint(0, 1000, (20,), generator=g)
+    (m.ChunkedLinearCrossEntropy.apply(h, w, t, softcap) * 3).backward()
+    got = (h.grad.clone(), w.grad.clone())
+    h.grad = w.grad = None
+    logits = h @ w.T
+    if softcap:
+        logits = torch.tanh(logits / softcap) * softcap
+    (F.cross_entropy(logits, t, reduction="sum") * 3).backward()
+    assert torch.allclose(got[0], h.grad, atol=1e-4) and torch.allclose(got[1], w.grad, atol=1e-4)

@@ -102,16 +102,19 @@ def test_residual_dropout_rises_over_layers():
         assert not torch.equal(model(ids).logits, model(ids).logits)
 
 
-def test_cli_trains_with_lora_from_a_manifest_name(cli, tmp_path):
+def test_cli_trains_with_lora_and_checkpointing_from_a_manifest_name(cli, tmp_path):
     write_manifest(os.environ["MIXWISE_MANIFESTS"], "toy", rows_from_pairs(toy_pairs(8)))
     res = cli("train", "toy", "--model", "tiny-random", "--recipe", "quick", "--max-steps", "2", "--out", str(tmp_path / "runs"),
               "--run-name", "lora", "--set", "lora={r: 4, alpha: 8, target_modules: all-linear}", "--set", "max_length=64",
-              "--set", "batch_size=4", "--set", "packing=false", "--json")
+              "--set", "batch_size=4", "--set", "packing=false", "--set", "gradient_checkpointing=true",
+              "--set", "epochs=2", "--set", "save_epochs=[1]", "--json")
     assert res.exit_code == 0, res.output
     rec = json.loads(res.stdout)
     assert rec["steps"] == 2 and rec["model"]["trainable_parameters"] < rec["model"]["parameters"] / 10
     run = tmp_path / "runs" / "lora"
     assert (run / "checkpoint" / "adapter" / "adapter_config.json").is_file()
+    assert (run / "checkpoint-epoch-1" / "adapter" / "adapter_config.json").is_file()  # save_epochs
+    assert (run / "checkpoint" / "trainer_state.pt").is_file()  # stopped by --max-steps: resumable
     from mixwise.models import load_causal_lm
 
     model, _ = load_causal_lm(str(run), device="cpu")  # the final checkpoint is a merged, plain model

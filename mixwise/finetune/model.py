@@ -15,7 +15,9 @@ dropout; :func:`add_residual_dropout` says so and the run record keeps it.
 
 :class:`TrainedTokenLoss` computes the logits only at positions that have a
 target (response tokens), which saves most of the vocabulary projection on long
-prompts, and returns the *summed* loss so the loop can normalise by the number of
+prompts, in chunks whose gradients are formed on the spot
+(:class:`ChunkedLinearCrossEntropy`), so rows x vocabulary logits never sit in
+memory; it returns the *summed* loss so the loop can normalise by the number of
 trained tokens in the whole optimizer step.
 """
 
@@ -81,6 +83,53 @@ def add_lora(model, lora: dict):
     return get_peft_model(model, config)
 
 
+#: logits held at once by the chunked loss (rows x vocabulary); 2**25 floats = 128 MiB in fp32
+CHUNK_ELEMENTS = 2**25
+
+
+class ChunkedLinearCrossEntropy(torch.autograd.Function):
+    """Summed cross-entropy of ``hidden @ weight.T`` without keeping the logits.
+
+    The projection runs over chunks of rows; each chunk's gradient (softmax minus
+    one-hot) is turned into gradients for ``hidden`` and ``weight`` right away, so
+    only one chunk of logits is ever alive and nothing of size rows x vocabulary
+    is saved for backward. Same maths as ``F.cross_entropy(h @ W.T, t, reduction="sum")``
+    (with Gemma-2-style final logit soft-capping when ``softcap`` is set).
+    """
+
+    @staticmethod
+    def forward(ctx, hidden, weight, targets, softcap):
+        n = hidden.shape[0]
+        chunk = max(1, CHUNK_ELEMENTS // weight.shape[0])
+        grad_h = torch.empty_like(hidden)
+        grad_w = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
+        loss = torch.zeros((), dtype=torch.float32, device=hidden.device)
+        for s in range(0, n, chunk):
+            h, t = hidden[s:s + chunk], targets[s:s + chunk]
+            logits = (h @ weight.t()).float()
+            if softcap:
+                capped = torch.tanh(logits / softcap)
+                logits = capped * softcap
+            lse = torch.logsumexp(logits, dim=-1)
+            loss += (lse - logits.gather(1, t[:, None]).squeeze(1)).sum()
+            g = torch.exp(logits - lse[:, None])  # softmax, in place of the logits
+            del logits
+            g[torch.arange(len(t), device=g.device), t] -= 1
+            if softcap:
+                g *= 1 - capped * capped
+            g = g.to(h.dtype if h.dtype == weight.dtype else torch.promote_types(h.dtype, weight.dtype))
+            grad_h[s:s + chunk] = (g @ weight).to(grad_h.dtype)
+            grad_w += (g.t() @ h).float()
+        ctx.save_for_backward(grad_h, grad_w)
+        ctx.weight_dtype = weight.dtype
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        grad_h, grad_w = ctx.saved_tensors
+        return grad_h * grad_out.to(grad_h.dtype), (grad_w * grad_out).to(ctx.weight_dtype), None, None
+
+
 class TrainedTokenLoss(nn.Module):
     """Wraps a causal LM: forward(batch tensors) -> (summed cross-entropy over targets, #targets).
 
@@ -103,10 +152,15 @@ class TrainedTokenLoss(nn.Module):
         hidden = body(input_ids=input_ids, position_ids=position_ids, attention_mask=attention_mask,
                       use_cache=False).last_hidden_state
         keep = targets != IGNORE
-        logits = head(hidden[keep])
-        if self.softcap:
-            logits = torch.tanh(logits / self.softcap) * self.softcap
-        return F.cross_entropy(logits.float(), targets[keep], reduction="sum"), keep.sum()
+        if getattr(head, "bias", None) is not None or not torch.is_grad_enabled():
+            logits = head(hidden[keep]).float()  # plain path: heads with a bias, and evaluation
+            if self.softcap:
+                logits = torch.tanh(logits / self.softcap) * self.softcap
+            return F.cross_entropy(logits, targets[keep], reduction="sum"), keep.sum()
+        weight = head.weight
+        if hasattr(weight, "full_tensor"):  # FSDP2 may hand the head over as a sharded DTensor
+            weight = weight.full_tensor()
+        return ChunkedLinearCrossEntropy.apply(hidden[keep], weight, targets[keep], self.softcap), keep.sum()
 
 
 def count_parameters(model) -> tuple[int, int]:
