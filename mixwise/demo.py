@@ -70,6 +70,7 @@ STEPS: list[tuple[str, str | Callable[[DemoContext], None]]] = [
     ("dedup", "mixwise.curate.dedup_stage:demo_step"),
     ("style", "mixwise.curate.style:demo_step"),
     ("mix", "mixwise.mixing.demo:demo_step"),
+    ("train", "mixwise.finetune.demo:demo_step"),
     ("judge", "mixwise.evaluate.judge_demo:demo_step"),
 ]
 

@@ -1,0 +1,273 @@
+"""``mixwise train``: finetune a causal LM on a manifest. One linear loop: setup -> train -> save -> cleanup.
+
+    mixwise train MANIFEST --model gemma3-270m --recipe lima
+    mixwise train MANIFEST --model tiny-random --recipe quick --max-steps 20      # CPU, seconds
+
+Setup reads the manifest (never the workspace), the recipe and the model; tokenizes
+with a response-only loss mask and audits it; builds the sequence plan (packed or
+not). Training is AdamW with a linear schedule, gradient accumulation up to the
+recipe's batch, bf16 autocast on GPU, optional gradient checkpointing and LoRA,
+and residual dropout. Checkpoints at chosen epochs (and every N steps) resume
+exactly. The run record ``runs/<run>/run.json`` ties the checkpoint to the exact
+mixture.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from mixwise.errors import MixwiseError
+from mixwise.finetune import checkpoint, distributed
+from mixwise.finetune.data import audit, load_manifest, tokenize
+from mixwise.finetune.model import TrainedTokenLoss, add_lora, add_residual_dropout, count_parameters, decoder_layers
+from mixwise.finetune.packing import build_sequences, collate, epoch_order, step_micro_batches, steps_per_epoch
+from mixwise.finetune.recipe import Recipe, load_recipe, resolve_for_model
+from mixwise.finetune.record import git_commit, hardware, peak_memory_mib, software_versions
+from mixwise.workspace import now_iso, write_json
+
+
+#: recipe keys that may change between a run and its resumption (they do not change the math)
+RESUME_FREE = {"save_epochs", "save_every_steps", "log_every"}
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    record: dict
+
+
+def load_model(name: str, *, resume_from: Path | None, recipe: Recipe, device: str):
+    """(model, tokenizer, resolved path) in train mode; from a checkpoint when resuming a full finetune."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from mixwise.models import resolve_model_path
+
+    full_resume = resume_from is not None and recipe.lora is None
+    path = str(resume_from) if full_resume else resolve_model_path(name)
+    try:
+        tok = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation=recipe.attn_implementation)
+    except (OSError, ValueError) as e:
+        raise MixwiseError(f"cannot load model {name!r}: {str(e).splitlines()[0]}", "check the name; offline, pass a local folder or an alias") from e
+    return model, tok, path
+
+
+def lr_lambda(recipe: Recipe, total_steps: int) -> Callable[[int], float]:
+    """Warmup, then linear decay from lr to lr_end over the run (LIMA: no warmup, 1e-5 -> 1e-6)."""
+    end = recipe.lr_end / recipe.lr
+
+    def f(step: int) -> float:
+        if step < recipe.warmup_steps:
+            return (step + 1) / recipe.warmup_steps
+        span = max(total_steps - recipe.warmup_steps, 1)
+        return end + (1 - end) * max(0.0, 1 - (step - recipe.warmup_steps) / span)
+
+    return f
+
+
+def make_optimizer(model, recipe: Recipe, device: str) -> torch.optim.Optimizer:
+    """AdamW; weight decay on matrices only (not on norms and biases), as transformers' Trainer does."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": recipe.weight_decay},
+              {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=recipe.lr, betas=tuple(recipe.betas), fused=device.startswith("cuda"))
+
+
+def train(manifest: str | Path, model_name: str, *, recipe: str = "lima", overrides: dict | None = None,
+          max_steps: int | None = None, out: str | Path = "runs", run_name: str | None = None,
+          resume: str | Path | None = None, device: str | None = None, manifests_root: str | None = None,
+          on_step: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train ``model_name`` on the manifest ``manifest`` (NAME, NAME@VERSION or a path); returns the run."""
+    from mixwise.mixing.refs import resolve_manifest
+
+    # ---- setup ------------------------------------------------------------------------------
+    d, device = distributed.setup(device)
+    started_at, t_setup = now_iso(), time.perf_counter()
+    man = load_manifest(resolve_manifest(str(manifest), manifests_root))
+    base_recipe = load_recipe(recipe, overrides)
+    resume_dir = checkpoint.find(resume) if resume else None
+    state = checkpoint.load_state(resume_dir) if resume_dir else None
+    model, tok, model_path = load_model(model_name, resume_from=resume_dir, recipe=base_recipe, device=device)
+    torch.manual_seed(base_recipe.seed)
+    random.seed(base_recipe.seed)
+    np.random.seed(base_recipe.seed)
+
+    r = resolve_for_model(base_recipe, count_parameters(model)[0])
+    data = tokenize(man.rows, tok, max_length=r.max_length)
+    masking = audit(data)  # raises when no response token would be trained
+    if data.added_tokens:  # turn markers new to this tokenizer: give them embeddings
+        model.resize_token_embeddings(len(tok))
+    dropout = add_residual_dropout(model, r.residual_dropout)
+    if r.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if r.lora is not None:
+        model = add_lora(model, r.lora)
+        if resume_dir is not None:
+            from peft import set_peft_model_state_dict
+            from safetensors.torch import load_file
+
+            set_peft_model_state_dict(model, load_file(resume_dir / "adapter" / "adapter_model.safetensors"))
+    model.to(device).train()
+    n_params, n_trainable = count_parameters(model)
+    wrapped = distributed.wrap(TrainedTokenLoss(model), decoder_layers(model), d, r.strategy, device)
+    fsdp = d.enabled and r.strategy == "fsdp"
+
+    seqs = build_sequences(data, max_length=r.max_length, packing=r.packing)
+    seq_trained = [sum(int(data.trained[i][1:].sum()) for i in s) for s in seqs]
+    spe = steps_per_epoch(len(seqs), r.batch_size)
+    total_steps = r.epochs * spe
+    stop_step = min(total_steps, max_steps) if max_steps else total_steps
+    optimizer = make_optimizer(model, r, device)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(r, total_steps))
+    use_bf16 = r.bf16 == "true" or (r.bf16 == "auto" and device.startswith("cuda"))
+    autocast = lambda: torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=use_bf16)  # noqa: E731
+
+    step, curve, checkpoints = 0, [], []
+    if state is not None:
+        same = lambda rec: {k: v for k, v in rec.items() if k not in RESUME_FREE}  # noqa: E731
+        if same(state["recipe"]) != same(r.to_dict()):
+            raise MixwiseError(f"checkpoint {resume_dir} was trained with a different recipe", "resume with the same --recipe and --set values")
+        if fsdp:
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+            set_optimizer_state_dict(model, optimizer, state["optimizer"], options=StateDictOptions(full_state_dict=True))
+        else:
+            optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, curve, checkpoints = state["global_step"], state["loss_curve"], state.get("checkpoints", [])
+        checkpoint.set_rng_state(state["rng"][d.rank] if isinstance(state["rng"], list) else state["rng"])
+
+    run_dir = Path(out) / (run_name or (resume_dir.parent.name if resume_dir else _default_run_name(man, model_name)))
+    if d.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
+    setup_s = time.perf_counter() - t_setup
+
+    def save(folder: Path, final: bool = False) -> None:
+        if final and step >= total_steps:  # a finished run: weights only (no 2x-model optimizer state to resume from)
+            checkpoint.save(folder, model=model, tokenizer=tok, state=None, main=d.main,
+                            full_state=checkpoint.model_state(model, fsdp), merge_lora=True)
+            checkpoints.append(folder.name)
+            distributed.barrier(d)
+            return
+        rngs = [checkpoint.rng_state()]
+        if d.enabled:  # every rank's dropout RNG, so each resumes its own stream
+            gathered = [None] * d.world_size
+            torch.distributed.all_gather_object(gathered, rngs[0])
+            rngs = gathered
+        st = {"global_step": step, "recipe": r.to_dict(), "loss_curve": curve, "checkpoints": checkpoints + [folder.name],
+              "optimizer": checkpoint.optimizer_state(model, optimizer, fsdp), "scheduler": scheduler.state_dict(), "rng": rngs}
+        checkpoint.save(folder, model=model, tokenizer=tok, state=st, main=d.main,
+                        full_state=checkpoint.model_state(model, fsdp), merge_lora=final)
+        checkpoints.append(folder.name)
+        distributed.barrier(d)
+
+    # ---- train ------------------------------------------------------------------------------
+    tokens_seen = trained_seen = 0.0
+    train_seconds = 0.0
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    while step < stop_step:
+        t0 = time.perf_counter()
+        epoch, in_epoch = divmod(step, spe)
+        order = epoch_order(len(seqs), epoch=epoch, seed=r.seed, shuffle=r.shuffle)
+        micro = step_micro_batches(order, in_epoch, batch_size=r.batch_size, micro_batch_size=r.micro_batch_size,
+                                   rank=d.rank, world_size=d.world_size)
+        step_targets = sum(seq_trained[j] for j in order[in_epoch * r.batch_size:(in_epoch + 1) * r.batch_size])
+        loss_sum, tokens, trained = torch.zeros((), device=device), 0, 0
+        for i, mb in enumerate(micro):
+            idle = mb is None  # an empty slot on this rank: a zero-weight pass keeps DDP's all-reduce in step
+            batch = collate(data, [seqs[j] for j in (mb or [order[0]])], pad_id=pad_id, packed=r.packing).to(device)
+            with distributed.no_sync(wrapped, last=i == len(micro) - 1), autocast():
+                loss, _ = wrapped(batch.input_ids, batch.position_ids, batch.attention_mask, batch.targets)
+            (loss * (0.0 if idle else d.world_size / max(step_targets, 1))).backward()
+            if not idle:
+                loss_sum, tokens, trained = loss_sum + loss.detach().float(), tokens + batch.tokens, trained + batch.trained
+        grad_norm = None
+        if r.max_grad_norm:
+            grad_norm = float(torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], r.max_grad_norm))
+        lr = scheduler.get_last_lr()[0]
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        loss_sum, tokens, trained = (distributed.all_sum(v, d, device) for v in (loss_sum.item(), tokens, trained))  # one sync per step
+        train_seconds += time.perf_counter() - t0
+        tokens_seen, trained_seen = tokens_seen + tokens, trained_seen + trained
+        point = {"step": step, "epoch": round(step / spe, 4), "loss": round(loss_sum / max(step_targets, 1), 6), "lr": lr,
+                 "tokens": int(tokens), "trained_tokens": int(trained), "grad_norm": grad_norm}
+        curve.append(point)
+        if on_step and d.main and (step % r.log_every == 0 or step == stop_step):
+            on_step({**point, "total_steps": stop_step})
+        if step % spe == 0 and step // spe in r.save_epochs:
+            save(run_dir / f"checkpoint-epoch-{step // spe}")
+        elif r.save_every_steps and step % r.save_every_steps == 0 and step < stop_step:
+            save(run_dir / f"checkpoint-step-{step}")
+
+    # ---- save -------------------------------------------------------------------------------
+    peak = peak_memory_mib(device)
+    save(run_dir / "checkpoint", final=True)
+    record = {
+        "run": run_dir.name, "started_at": started_at, "finished_at": now_iso(),
+        "manifest": {"name": man.name, "version": man.version, "path": str(man.path), "rows": man.rows.height},
+        "model": {"name": model_name, "path": model_path, "parameters": n_params, "trainable_parameters": n_trainable,
+                  "attn_implementation": r.attn_implementation, "residual_dropout": dropout},
+        "recipe_source": recipe, "overrides": overrides or {}, "recipe": r.to_dict(), "max_steps": max_steps,
+        "resumed_from": str(resume_dir) if resume_dir else None,
+        "data": {"sequences": len(seqs), "packing": r.packing, "steps_per_epoch": spe, "total_steps": total_steps,
+                 "masking": masking},
+        "steps": step, "epochs_completed": round(step / spe, 4), "final_loss": curve[-1]["loss"] if curve else None,
+        "throughput": {"seconds": round(train_seconds, 3), "setup_seconds": round(setup_s, 3),
+                       "tokens_per_s": round(tokens_seen / max(train_seconds, 1e-9), 1),
+                       "trained_tokens_per_s": round(trained_seen / max(train_seconds, 1e-9), 1),
+                       "tokens": int(tokens_seen), "trained_tokens": int(trained_seen), "peak_memory_mib": peak,
+                       "bf16_autocast": use_bf16},
+        "loss_curve": curve, "checkpoints": checkpoints, "final_checkpoint": "checkpoint",
+        "software": software_versions(), "git": git_commit(), "hardware": hardware(device, d.world_size),
+    }
+    if d.main:
+        write_json(run_dir / "run.json", record)
+
+    # ---- cleanup ----------------------------------------------------------------------------
+    distributed.cleanup(d)
+    del wrapped, model, optimizer
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+    return TrainResult(run_dir, record)
+
+
+def _default_run_name(man, model_name: str) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    short = Path(model_name).name.replace("/", "-")
+    return f"{man.name}-{man.version[:8]}-{short}-{stamp}"
+
+
+def check(manifest: str | Path | None, model_name: str | None, *, recipe: str = "lima", overrides: dict | None = None,
+          manifests_root: str | None = None) -> dict:
+    """Validate a recipe; with a manifest and model, also tokenize and run the masking audit. Trains nothing."""
+    r = load_recipe(recipe, overrides)
+    out: dict = {"recipe": r.to_dict()}
+    if manifest is None or model_name is None:
+        return out
+    from transformers import AutoTokenizer
+
+    from mixwise.mixing.refs import resolve_manifest
+    from mixwise.models import resolve_model_path
+
+    man = load_manifest(resolve_manifest(str(manifest), manifests_root))
+    tok = AutoTokenizer.from_pretrained(resolve_model_path(model_name))
+    data = tokenize(man.rows, tok, max_length=r.max_length)
+    seqs = build_sequences(data, max_length=r.max_length, packing=r.packing)
+    out.update(manifest={"name": man.name, "version": man.version, "rows": man.rows.height}, masking=audit(data),
+               sequences=len(seqs), steps_per_epoch=steps_per_epoch(len(seqs), r.batch_size),
+               note=f"batch_size here is before small-model adjustment (small_batch_size={r.small_batch_size})")
+    return out
+
+
