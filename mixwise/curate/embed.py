@@ -186,7 +186,7 @@ def embed_workspace(
     if not force and meta and meta.get("config_hash") == config_hash(config) and meta.get("input_fingerprint") == ws.fingerprint():
         return EmbedReport(model, field, meta["rows"], 0, meta["rows"], dest, meta["backend"], time.perf_counter() - started, True)
 
-    df = ws.samples(columns=["id", "prompt", "response"])
+    df = ws.samples(columns=["id", "prompt"] + (["response"] if field == "prompt_response" else []))
     texts = texts_for(df, field)
     keys = text_keys(texts)
     device = "cuda" if _cuda() else "cpu"
