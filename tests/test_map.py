@@ -71,8 +71,13 @@ def test_map_renders_points_and_hover_text_in_headless_chromium(mapped):
             "var c = document.getElementById('plot'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, n = 0;"
             "for (var i = 0; i < d.length; i += 4) if (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200) n++; return n;")
         assert painted > 200, painted
-        # Hover the most isolated point, so the tooltip can only be about that one.
+        # The plot fills the page beside the legend, and the points spread over it.
         pos = np.array(driver.execute_script("return Array.from({length: 100}, (_, i) => window.mixwiseMap.screenOf(i))"))
+        width, height = driver.execute_script("var c = document.getElementById('plot'); return [c.clientWidth, c.clientHeight]")
+        assert width > 800 and height > 700, (width, height)
+        spread = pos.max(axis=0) - pos.min(axis=0)
+        assert spread[0] > 0.5 * width or spread[1] > 0.5 * height, spread
+        # Hover the most isolated point, so the tooltip can only be about that one.
         dist = np.linalg.norm(pos[:, None] - pos[None], axis=-1) + np.eye(100) * 1e9
         i = int(dist.min(axis=1).argmax())
         canvas = driver.find_element(By.ID, "plot")
