@@ -45,7 +45,7 @@ def project(vectors: np.ndarray, *, seed: int = 0, fit_max: int = FIT_MAX, n_nei
 
 
 def write_png(coords: np.ndarray, clusters: np.ndarray, labels: list[str], path: Path, title: str = "") -> Path:
-    """A scatter plot coloured by cluster, each cluster's label at its median position."""
+    """A scatter plot coloured by cluster, each cluster's label at its member nearest the cluster mean."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -58,7 +58,7 @@ def write_png(coords: np.ndarray, clusters: np.ndarray, labels: list[str], path:
     for c, label in enumerate(labels):
         pts = coords[clusters == c]
         if len(pts):
-            x, y = np.median(pts, axis=0)
+            x, y = pts[np.argmin(((pts - pts.mean(axis=0)) ** 2).sum(axis=1))]  # the member nearest the mean
             ax.annotate(f"{c}: {label}", (x, y), fontsize=7, ha="center",
                         bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.7})
     ax.set_xticks([])
