@@ -96,3 +96,20 @@ def test_map_renders_points_and_hover_text_in_headless_chromium(mapped):
         assert "alpaca" in legend and "gsm8k" in legend
     finally:
         driver.quit()
+
+
+def test_html_payload_survives_hostile_text(tmp_path):
+    import json
+
+    import polars as pl
+
+    from mixwise.curate.map_html import write_html
+
+    evil = "</script><script>alert(1)</script> <!-- \u2028 done"
+    table = pl.DataFrame({"x": [0.0, 1.0], "y": [1.0, 0.0], "cluster": [0, 1], "source": ["b", "a"], "prompt": [evil, "ok"]})
+    html = write_html(table, ["one", "two & <three>"], tmp_path / "m.html", title="t <x>").read_text()
+    assert html.count("</script>") == 2 and "<title>t &lt;x&gt;</title>" in html
+    blob = html.split('<script type="application/json" id="data">')[1].split("</script>")[0]
+    data = json.loads(blob)
+    assert data["p"][0] == " ".join(evil.split()) and data["labels"][1] == "two & <three>"
+    assert data["sources"] == ["a", "b"] and data["s"] == [1, 0]
