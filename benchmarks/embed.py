@@ -117,7 +117,7 @@ def torch_int8_encode(st, texts: list[str], batch_size: int) -> np.ndarray:
     import torch
 
     q = copy.deepcopy(st)
-    q[0].auto_model = torch.ao.quantization.quantize_dynamic(q[0].auto_model, {torch.nn.Linear}, dtype=torch.qint8)
+    torch.ao.quantization.quantize_dynamic(q[0].auto_model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
     return q.encode(texts, batch_size=batch_size, normalize_embeddings=True)
 
 
