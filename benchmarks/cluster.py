@@ -134,18 +134,25 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"embedded {rep.rows:,} prompts ({rep.computed:,} computed, backend {rep.backend}) in {rep.seconds:.1f}s", flush=True)
     res: dict = {"rows": rep.rows, "sources": {s: int(n) for s, n in ws.samples(columns=["source"])["source"].value_counts().iter_rows()},
                  "auto_k": auto_k(rep.rows), "embed_seconds": round(rep.seconds, 1)}
+    res["note"] = "2-core machine shared with other jobs (timings under contention; ratios are from one run)"
     res["quality"] = quality(ws, [None, 4, 20, 100])
+    save(res)  # each phase is saved as it finishes: a crowded machine may not let the run end
     cluster_workspace(ws, seed=0)  # leave the workspace at the default
     res["kmeans"] = kmeans_speed(args.kmeans_n, 384, 50)
+    save(res)
     _, vectors = load_embeddings(ws)
     project(vectors[:300], seed=0)  # numba compiles UMAP on first use: keep that out of the timings
     res["umap"] = [umap_speed(vectors, 10_000, 20_000)]
+    save(res)
     if args.umap_100k:
         res["umap"].append(umap_speed(vectors, 100_000, 20_000))
-    res["note"] = "2-core machine shared with other jobs (timings under contention; ratios are from one run)"
+        save(res)
+    return res
+
+
+def save(res: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "cluster.json").write_text(json.dumps(res, indent=2) + "\n")
-    return res
 
 
 if __name__ == "__main__":
