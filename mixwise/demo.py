@@ -67,6 +67,7 @@ def step_ingest(ctx: DemoContext) -> None:
 #: (name, step) in run order. A step is a function or "module:function" (imported lazily).
 STEPS: list[tuple[str, str | Callable[[DemoContext], None]]] = [
     ("ingest", step_ingest),
+    ("topics", "mixwise.curate.cluster:demo_step"),
     ("dedup", "mixwise.curate.dedup_stage:demo_step"),
     ("style", "mixwise.curate.style:demo_step"),
     ("mix", "mixwise.mixing.demo:demo_step"),
