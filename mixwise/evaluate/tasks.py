@@ -39,6 +39,7 @@ TASKS_DIR = Path(__file__).parent / "tasks"
 TYPES = ("multiple_choice", "schema", "language_modeling", "generation")
 SUITES = ("gauntlet", "mmlu")
 DATA_ENV = "MIXWISE_EVAL_DATA"
+DataDirs = "str | Path | list[str | Path] | None"  # one data dir or several, searched in order
 
 
 @dataclass
@@ -228,9 +229,6 @@ def _resolve(spec: Any, doc: dict, vars_: dict) -> Any:
 
 
 # -- loading ------------------------------------------------------------------
-DataDirs = "str | Path | list[str | Path] | None"
-
-
 def _locate(rel: str, data_dir: DataDirs) -> Path | None:
     """The first ``<dir>/<rel>`` that exists, over the given dirs then ``$MIXWISE_EVAL_DATA``."""
     dirs = list(data_dir) if isinstance(data_dir, (list, tuple)) else [data_dir]
