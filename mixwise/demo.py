@@ -67,6 +67,7 @@ def step_ingest(ctx: DemoContext) -> None:
 #: (name, step) in run order. A step is a function or "module:function" (imported lazily).
 STEPS: list[tuple[str, str | Callable[[DemoContext], None]]] = [
     ("ingest", step_ingest),
+    ("eval mc", "mixwise.evaluate.mc:demo_step"),
 ]
 
 

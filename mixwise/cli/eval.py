@@ -41,13 +41,18 @@ def mc(
     Example: mixwise eval mc gemma3-270m --tasks arc_easy,piqa --data-dir ../shared/data/mc/gauntlet --limit 100
     """
     from mixwise.evaluate.mc import evaluate
-    from mixwise.evaluate.tasks import resolve_tasks, suite as suite_tasks
+    from mixwise.errors import InputError
+    from mixwise.evaluate.tasks import load_task, resolve_tasks
 
     dirs = [str(d) for d in data_dir or []]
     selected = resolve_tasks([t.strip() for t in tasks.split(",") if t.strip()] if tasks else None, suite)
-    explicit = {t.strip() for t in (tasks or "").split(",")} - {"gauntlet", "mmlu"}
+    named = [t.strip() for t in (tasks or "").split(",") if t.strip() and t.strip() not in ("gauntlet", "mmlu")]
+    explicit = {load_task(t).name for t in named}  # named tasks must run (and fail loudly without data)
     runnable = [t for t in selected if t.name in explicit or t.has_data(dirs)]
     skipped = [t.name for t in selected if t not in runnable]
+    if not runnable:
+        raise InputError(f"no data found for any of the {len(selected)} selected tasks",
+                         "pass --data-dir DIR in llm-foundry's layout (<category>/<task>.jsonl, mmlu/{dev,val}/)")
     if skipped:
         warn(f"no local data for {len(skipped)} task(s), skipped: {', '.join(skipped)}")
     label = suite or (tasks if tasks and len(selected) == 1 else "custom")

@@ -112,7 +112,14 @@ class Scorer:
         """Greedy continuations of each prompt, cut at the first stop sequence."""
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
         out = [""] * len(prompts)
-        self.tok.padding_side = "left"
+        side, self.tok.padding_side = self.tok.padding_side, "left"  # generation continues on the right
+        try:
+            self._generate(prompts, order, out, stop, max_new_tokens, progress)
+        finally:
+            self.tok.padding_side = side
+        return out
+
+    def _generate(self, prompts, order, out, stop, max_new_tokens, progress) -> None:
         rows = max(1, self.batch_tokens // 512)
         for b in range(0, len(order), rows):
             idx = order[b : b + rows]
@@ -125,7 +132,6 @@ class Scorer:
                 out[i] = cut_at_stop(text, stop)
             if progress:
                 progress(len(idx))
-        return out
 
     # -- internals --------------------------------------------------------
     def _batches(self, enc):

@@ -96,7 +96,7 @@ class Task:
         if hf:
             hf_split = hf.get("split", "test") if split == "test" else hf.get("fewshot_split", "train")
             name = _render(hf["name"], self.spec.get("vars", {})) if hf.get("name") else None
-            return _postprocess(_read_hub(hf["path"], name, hf_split), hf.get("process") or ds.get("process"))
+            return _postprocess(_read_hub(hf["path"], name, hf_split), hf.get("process"))  # Hub rows have their own shape
         if rel is None:
             raise SpecError(f"task {self.name!r} has no dataset.{key} or dataset.hf", f"add one to {self.source}")
         where = data_dir or os.environ.get(DATA_ENV)
