@@ -169,12 +169,16 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--mmlu-limit", type=int, default=None, help="items per MMLU subject (default: --limit)")
     ap.add_argument("--tasks", default=",".join(GAUNTLET), help="comma-separated Gauntlet tasks")
     ap.add_argument("--lm-eval-batch-size", type=int, default=4)
-    ap.add_argument("--batch-tokens", type=int, default=4096, help="mixwise's padded tokens per forward")
+    ap.add_argument("--batch-tokens", type=int, default=2048, help="mixwise's padded tokens per forward")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads for both (1 is far faster on a contended machine)")
     args = ap.parse_args(argv)
 
     import torch
 
     from mixwise.models import resolve_model_path
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     model = args.model or ("tiny-random" if args.quick else "gemma3-270m")
     limit = args.limit or (40 if args.quick else 50)

@@ -28,7 +28,8 @@ def mc(
         None, "--data-dir", "-d", help="Local data in llm-foundry's layout (<category>/<task>.jsonl, mmlu/{dev,val}/); repeatable."
     ),
     out: Path = typer.Option(Path("results"), "--out", "-o", help="Results folder (a runs/<run> model writes into its own folder)."),
-    batch_tokens: int = typer.Option(4096, "--batch-tokens", help="Padded tokens per forward pass (memory vs speed)."),
+    batch_tokens: int = typer.Option(2048, "--batch-tokens", help="Padded tokens per forward pass (memory vs speed)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (1 is often fastest on a busy machine)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)."),
     as_json: bool = typer.Option(False, "--json", help="Print {tasks: {name: {acc, acc_norm, n}}, ...} as JSON."),
 ) -> None:
@@ -44,6 +45,10 @@ def mc(
     from mixwise.errors import InputError
     from mixwise.evaluate.tasks import load_task, resolve_tasks
 
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     dirs = [str(d) for d in data_dir or []]
     selected = resolve_tasks([t.strip() for t in tasks.split(",") if t.strip()] if tasks else None, suite)
     named = [t.strip() for t in (tasks or "").split(",") if t.strip() and t.strip() not in ("gauntlet", "mmlu")]

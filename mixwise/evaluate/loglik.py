@@ -73,7 +73,7 @@ def _common_prefix(seqs: Sequence[Sequence[int]]) -> int:
 class Scorer:
     """Scores requests with a causal LM; one instance per (model, tokenizer)."""
 
-    def __init__(self, model, tok, *, batch_tokens: int = 4096, max_length: int | None = None):
+    def __init__(self, model, tok, *, batch_tokens: int = 2048, max_length: int | None = None):
         self.model, self.tok = model, tok
         self.batch_tokens = batch_tokens
         cfg = model.config
@@ -135,17 +135,17 @@ class Scorer:
 
     # -- internals --------------------------------------------------------
     def _batches(self, enc):
-        """Groups under the token budget, counting the padded prefix and suffix blocks."""
-        batch, width, rows = [], 0, 0
+        """Groups under the token budget: padded prefix block + padded suffix block (what actually runs)."""
+        batch, n_rows, max_p, max_s = [], 0, 0, 0
         for e in enc:
             _, seqs, _, p = e
-            w = max(width, max(len(s) for s in seqs))
-            r = rows + len(seqs)
-            if batch and r * w > self.batch_tokens:
+            s = max(len(x) - 1 - p for x in seqs)
+            cost = (len(batch) + 1) * max(max_p, p) + (n_rows + len(seqs)) * max(max_s, s)
+            if batch and cost > self.batch_tokens:
                 yield batch
-                batch, w, r = [], max(len(s) for s in seqs), len(seqs)
+                batch, n_rows, max_p, max_s = [], 0, 0, 0
             batch.append(e)
-            width, rows = w, r
+            n_rows, max_p, max_s = n_rows + len(seqs), max(max_p, p), max(max_s, s)
         if batch:
             yield batch
 

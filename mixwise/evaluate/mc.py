@@ -116,7 +116,7 @@ def results_dir(model: str, label: str, out: str | Path = "results") -> Path:
 
 
 def evaluate(model: str, tasks: list[Task], *, data_dir: DataDirs = None, limit: int | None = None,
-             out: str | Path = "results", label: str = "custom", device: str | None = None, batch_tokens: int = 4096,
+             out: str | Path = "results", label: str = "custom", device: str | None = None, batch_tokens: int = 2048,
              progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Run ``tasks`` on ``model``; write results.json and items/<task>.jsonl; return the results."""
     from mixwise.models import load_causal_lm, resolve_model_path
