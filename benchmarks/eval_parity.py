@@ -6,7 +6,8 @@ shipped Gauntlet tasks, made with ``include:``) and MMLU subjects (5-shot from
 dev, lm-eval's ``first_n`` sampler). lm-eval gets custom task YAMLs written to
 a temp dir at run time and runs offline through its HF backend.
 
-Per task it prints: accuracy (acc, and acc_norm where defined) from each,
+Tasks run interleaved (mixwise then lm-eval, then the other way round) so that
+the load swings of a shared machine hit both alike. Per task it prints: accuracy (acc, and acc_norm where defined) from each,
 per-item agreement of predictions, max |log-likelihood difference| over all
 requests, wall time of the scoring (model loading excluded) and the speed ratio.
 
@@ -105,48 +106,48 @@ def mixwise_task(task: str, tmp: Path):
     return load_task(str(variant))
 
 
-def _limit(task: str, limits: dict[str, int]) -> int:
-    return limits["mmlu"] if task.startswith("mmlu_") else limits["gauntlet"]
-
-
-def run_lm_eval(model_path: str, tasks: list[str], tmp: Path, limits: dict[str, int], batch_size: int) -> dict:
+def lm_eval_runner(model_path: str, tmp: Path, batch_size: int):
+    """A function scoring one task with lm-eval (model loaded once)."""
     import lm_eval
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
     lm = HFLM(pretrained=model_path, batch_size=batch_size, device="cpu", dtype="float32")
     tm = TaskManager(include_path=str(tmp / "lmeval"))
-    out = {}
-    for task in tasks:
+
+    def run(task: str, limit: int) -> dict:
         t0 = time.perf_counter()
-        res = lm_eval.simple_evaluate(model=lm, tasks=[f"lmeval_{task}"], task_manager=tm, limit=_limit(task, limits), log_samples=True,
+        res = lm_eval.simple_evaluate(model=lm, tasks=[f"lmeval_{task}"], task_manager=tm, limit=limit, log_samples=True,
                                       verbosity="ERROR", bootstrap_iters=0)
         secs = time.perf_counter() - t0
         print(f"lm-eval {task}: {secs:.1f}s", file=sys.stderr, flush=True)
         samples = sorted(res["samples"][f"lmeval_{task}"], key=lambda s: s["doc_id"])
         metrics = res["results"][f"lmeval_{task}"]
-        out[task] = {"seconds": secs, "acc": metrics.get("acc,none"), "acc_norm": metrics.get("acc_norm,none"),
-                     "loglik": [[float(r[0]) for r in s["filtered_resps"]] for s in samples],
-                     "acc_items": [s["acc"] for s in samples]}
-    del lm
-    return out
+        return {"seconds": secs, "acc": metrics.get("acc,none"), "acc_norm": metrics.get("acc_norm,none"),
+                "loglik": [[float(r[0]) for r in s["filtered_resps"]] for s in samples],
+                "acc_items": [s["acc"] for s in samples]}
+
+    return run
 
 
-def run_mixwise(model_name: str, tasks: list[str], tmp: Path, limits: dict[str, int], batch_tokens: int) -> dict:
+def mixwise_runner(model_name: str, tmp: Path, batch_tokens: int):
+    """A function scoring one task with mixwise (model loaded once)."""
     from mixwise.evaluate.loglik import Scorer
     from mixwise.evaluate.mc import run_task
     from mixwise.models import load_causal_lm
 
     model, tok = load_causal_lm(model_name, device="cpu")
     scorer = Scorer(model, tok, batch_tokens=batch_tokens)
-    out = {}
-    for task in tasks:
+
+    def run(task: str, limit: int) -> dict:
         t0 = time.perf_counter()
-        agg, records = run_task(mixwise_task(task, tmp), scorer, [DATA / "gauntlet", DATA], limit=_limit(task, limits))
-        print(f"mixwise {task}: {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
-        out[task] = {"seconds": time.perf_counter() - t0, "acc": agg["acc"], "acc_norm": agg.get("acc_norm"),
-                     "loglik": [r["loglik"] for r in records], "acc_items": [r["acc"] for r in records]}
-    return out
+        agg, records = run_task(mixwise_task(task, tmp), scorer, [DATA / "gauntlet", DATA], limit=limit)
+        secs = time.perf_counter() - t0
+        print(f"mixwise {task}: {secs:.1f}s", file=sys.stderr, flush=True)
+        return {"seconds": secs, "acc": agg["acc"], "acc_norm": agg.get("acc_norm"),
+                "loglik": [r["loglik"] for r in records], "acc_items": [r["acc"] for r in records]}
+
+    return run
 
 
 def compare(a: dict, b: dict) -> dict:
@@ -190,8 +191,15 @@ def main(argv: list[str] | None = None) -> dict:
         for t in tasks:
             (tmp / "lmeval" / f"{t}.yaml").write_text(lm_eval_yaml(t, tmp, DATA))
         limits = {"gauntlet": limit, "mmlu": args.mmlu_limit or limit}
-        ours = run_mixwise(model, tasks, tmp, limits, args.batch_tokens)
-        theirs = run_lm_eval(path, tasks, tmp, limits, args.lm_eval_batch_size)
+        ours_run = mixwise_runner(model, tmp, args.batch_tokens)
+        theirs_run = lm_eval_runner(path, tmp, args.lm_eval_batch_size)
+        ours, theirs = {}, {}
+        for i, t in enumerate(tasks):  # interleaved, alternating who goes first: load swings hit both alike
+            lim = limits["mmlu"] if t.startswith("mmlu_") else limits["gauntlet"]
+            if i % 2 == 0:
+                ours[t], theirs[t] = ours_run(t, lim), theirs_run(t, lim)
+            else:
+                theirs[t], ours[t] = theirs_run(t, lim), ours_run(t, lim)
     rows = {}
     print(f"model {model} ({path}); {limit} items per task ({limits['mmlu']} per MMLU subject); torch threads {torch.get_num_threads()}; "
           f"lm-eval batch size {args.lm_eval_batch_size}, mixwise batch tokens {args.batch_tokens}")
