@@ -72,6 +72,7 @@ STEPS: list[tuple[str, str | Callable[[DemoContext], None]]] = [
     ("style", "mixwise.curate.style:demo_step"),
     ("mix", "mixwise.mixing.demo:demo_step"),
     ("train", "mixwise.finetune.demo:demo_step"),
+    ("eval mc", "mixwise.evaluate.mc:demo_step"),
     ("judge", "mixwise.evaluate.judge_demo:demo_step"),
 ]
 
