@@ -36,7 +36,8 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     """A fix hint for an unknown name: the closest known names, then the full list."""
     known = sorted(set(known))
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-    listing = ", ".join(known) if known else "(none)"
+    # A long list buries the hint: show the first names and how many more there are.
+    listing = (", ".join(known[:15]) + f", ... ({len(known) - 15} more)") if len(known) > 15 else (", ".join(known) or "(none)")
     if close:
         return f"did you mean {' or '.join(repr(c) for c in close)}? known: {listing}"
     return f"known: {listing}"
