@@ -21,7 +21,6 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,11 +98,6 @@ class Workspace:
     def sources(self) -> list[dict]:
         """Ingest records of all sources, sorted by name."""
         return [self.source_meta(n) for n in self.source_names()]
-
-    def remove_source(self, name: str) -> None:
-        """Delete one source's rows, rejects and record."""
-        self.source_meta(name)
-        shutil.rmtree(self.source_dir(name))
 
     def scan_samples(self, sources: list[str] | None = None) -> pl.LazyFrame:
         """Lazy union of the sample tables of all (or the given) sources."""

@@ -9,7 +9,7 @@ import torch
 
 from mixwise.errors import MixwiseError, SpecError
 from mixwise.finetune.data import audit, load_manifest, tokenize
-from mixwise.finetune.packing import IGNORE, build_sequences, collate, epoch_order, step_micro_batches
+from mixwise.finetune.packing import build_sequences, collate, epoch_order, step_micro_batches
 from mixwise.finetune.recipe import load_recipe, resolve_for_model
 
 from tests.finetune_helpers import rows_from_pairs, toy_pairs, write_manifest

@@ -76,7 +76,7 @@ def test_identical_and_unrelated(pair, ws, tmp_path):
     same = diff_manifests(a.path.as_posix(), a.path.as_posix())
     assert same["relation"] == "identical (same version)" and same["membership"]["added"] == 0
     assert "no added or removed samples" in render(same)
-    other = build_manifest(parse_spec({"name": "e", "seed": 1, "components": [{"name": "x", "filter": {"source": "chef"}, "count": 3}]}), ws, root)
+    build_manifest(parse_spec({"name": "e", "seed": 1, "components": [{"name": "x", "filter": {"source": "chef"}, "count": 3}]}), ws, root)
     d = diff_manifests("d", "e", root)
     assert d["relation"] == "different mixtures (no lineage)" and d["membership"]["kept"] == 0
 

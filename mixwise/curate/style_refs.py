@@ -81,7 +81,7 @@ def label_with_code_rule(response: str, default: str) -> str:
 
 
 def _instruct(data: Path, source: str) -> list[Ref]:
-    from mixwise.curate.formats import FORMATS, Reject, detect_format, record_id
+    from mixwise.curate.formats import Reject, detect_format, record_id
     rel, label = INSTRUCT_SOURCES[source]
     path = data / rel
     text = path.read_text()
