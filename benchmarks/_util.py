@@ -23,7 +23,8 @@ def run_measured(code: str, env: dict | None = None) -> dict:
     out, err = proc.stdout.read(), proc.stderr.read()
     if status != 0:
         raise RuntimeError(f"benchmark child failed:\n{err[-3000:]}")
-    return {"seconds": wall, "peak_rss_bytes": usage.ru_maxrss * 1024, "stdout": out.strip()}
+    return {"seconds": wall, "peak_rss_bytes": usage.ru_maxrss * 1024, "stdout": out.strip(),
+            "user_s": usage.ru_utime, "sys_s": usage.ru_stime}
 
 
 def machine() -> dict:

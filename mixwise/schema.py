@@ -7,6 +7,7 @@ keyed by ``id`` and never rewrite these. See DESIGN.md, "Contracts".
 
 from __future__ import annotations
 
+import polars as pl
 import pyarrow as pa
 
 MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
@@ -14,7 +15,7 @@ MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
 #: Columns written by ingest, in order, with their Arrow types.
 SAMPLE_SCHEMA = pa.schema(
     [
-        # Unique row key: hash of (source, content_hash, occurrence); see ids.py.
+        # Unique row key: hash of (source, content_hash, occurrence); see curate/ids.py.
         ("id", pa.string()),
         # Hash of the normalized conversation alone: equal for identical content.
         ("content_hash", pa.string()),
@@ -25,7 +26,8 @@ SAMPLE_SCHEMA = pa.schema(
         ("prompt", pa.string()),
         ("response", pa.string()),
         ("system", pa.string()),
-        # Every turn (user/assistant), system prompts excluded (they live in `system`).
+        # Every turn (user/assistant), system prompts excluded (they live in `system`), for conversations that
+        # prompt + response do not already hold; null for a plain single exchange. Use full_messages().
         ("messages", pa.list_(MESSAGE_TYPE)),
         # Number of user turns.
         ("n_turns", pa.int32()),
@@ -42,3 +44,17 @@ SAMPLE_COLUMNS = tuple(SAMPLE_SCHEMA.names)
 
 #: Roles allowed in ``messages``.
 ROLES = ("user", "assistant")
+
+
+def full_messages(table_columns: list[str] | None = None) -> pl.Expr:
+    """Every row's turns: ``messages`` when set, else the single exchange prompt -> response.
+
+    Pass the table's columns when ``messages`` may be missing altogether.
+    """
+    exchange = pl.concat_list(
+        pl.struct(pl.lit("user").alias("role"), pl.col("prompt").alias("content")),
+        pl.struct(pl.lit("assistant").alias("role"), pl.col("response").alias("content")),
+    )
+    if table_columns is not None and "messages" not in table_columns:
+        return exchange.alias("messages")
+    return pl.coalesce(pl.col("messages"), exchange).alias("messages")

@@ -122,6 +122,24 @@ def test_messages_keep_all_turns(tmp_path, ws):
     assert [m["content"] for m in row["messages"]] == ["Q1", "A1", "Q2", "A2"]
 
 
+def test_single_exchange_stores_no_messages(tmp_path, ws):
+    """A plain exchange lives in prompt/response only; full_messages() rebuilds its turns."""
+    from mixwise.schema import full_messages
+
+    recs = [{"conversations": [{"from": "human", "value": "Q"}, {"from": "gpt", "value": "A"}]},
+            {"conversations": [{"from": "gpt", "value": "Hello!"}, {"from": "human", "value": "Q"}, {"from": "gpt", "value": "A"}]}]
+    (tmp_path / "sg.json").write_text(json.dumps(recs))
+    write_jsonl(tmp_path / "alp.jsonl", ALPACA[:2])
+    ingest(str(tmp_path / "sg.json"), ws, name="sg")
+    ingest(str(tmp_path / "alp.jsonl"), ws, name="alp")
+    df = ws.samples()
+    assert df["messages"].is_null().to_list() == [True, True, True, False]  # alp, then sg: the greeting keeps its turns
+    full = df.select(full_messages())["messages"].to_list()
+    assert full[1] == [{"role": "user", "content": "Add\n\n2 and 3"}, {"role": "assistant", "content": "5"}]
+    assert [m["role"] for m in full[3]] == ["assistant", "user", "assistant"]
+    assert full[2] == [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]
+
+
 def test_forced_format_and_unknown_format(tmp_path, ws):
     src = write_jsonl(tmp_path / "weird.jsonl", [{"text": "x"}])
     with pytest.raises(InputError) as e:
@@ -192,6 +210,9 @@ def test_cli_ingest_and_sources_json(tmp_path, cli):
      {"instruction": "Same", "input": "", "output": "A"}, {"id": 7, "instruction": "with id", "input": "", "output": "B"}],
     [{"prompt": "### Instruction:\nQ\n\n### Response:\n", "response": "A"}, {"prompt": "plain", "response": "B\r\n"},
      {"prompt": "### Instruction:\n\n### Response:", "response": "C"}],
+    [{"id": "", "question_id": "q9", "instruction": "line1\r\nline2", "context": "", "response": "R", "category": "open_qa"},
+     {"instruction": "Ångström\u3000", "context": "  more\r\n", "response": "\ufeffBOM", "category": None}],
+    [{"question": "2+2?", "answer": "4"}, {"question": "", "answer": "5"}, {"question": "q"}],
 ])
 def test_fast_block_path_equals_record_path(tmp_path, ws, fmt_rows):
     """JSONL goes through the column-wise fast path, a JSON array through per-record converters."""
@@ -220,3 +241,54 @@ def test_workspace_fingerprint_does_not_depend_on_file_location(tmp_path):
         ingest(str(src), ws)
         fps.append(ws.fingerprint())
     assert fps[0] == fps[1]
+
+
+def test_many_blocks_in_threads_equal_record_path(tmp_path, ws, monkeypatch):
+    """Tiny blocks: ids, copies across blocks, positions and rejects match the per-record path."""
+    import mixwise.curate.ingest as ingest_mod
+
+    rows = [{"instruction": f"task {i % 37}", "input": "", "output": f"answer {i % 37}" if i % 50 else ""} for i in range(600)]
+    write_jsonl(tmp_path / "fast.jsonl", rows)
+    (tmp_path / "slow.json").write_text(json.dumps(rows))
+    monkeypatch.setattr(ingest_mod, "BLOCK_BYTES", 2000)
+    a = ingest(str(tmp_path / "fast.jsonl"), ws, name="same")
+    fast = ws.samples(["same"])
+    b = ingest(str(tmp_path / "slow.json"), ws, name="same", force=True)
+    assert a.rejected == b.rejected == {"empty_output": 12}
+    assert fast.to_dicts() == ws.samples(["same"]).to_dicts()
+    assert fast["id"].n_unique() == fast.height and fast["content_hash"].n_unique() == 37
+
+
+def test_streamed_fingerprint_equals_full_read(tmp_path, ws):
+    from mixwise.curate.ingest import file_fingerprint
+
+    src = write_jsonl(tmp_path / "alp.jsonl", ALPACA)
+    gz = tmp_path / "alp2.jsonl.gz"
+    gz.write_bytes(gzip.compress(src.read_bytes()))
+    r = ingest(str(tmp_path / "alp*"), ws, name="both")
+    assert r.fingerprint == file_fingerprint(sorted([src, gz]))
+    assert ingest(str(src), ws, name="one").fingerprint == file_fingerprint([src])
+    text = src.read_text()
+    src.write_text(text.replace("Blue", "Gray"))  # same size, other bytes: must not be skipped
+    again = ingest(str(src), ws, name="one")
+    assert not again.skipped and "Gray" in ws.samples(["one"])["response"].to_list()
+    assert ingest(str(src), ws, name="one").skipped
+
+
+def test_corrupt_line_in_a_later_block_is_located_exactly(tmp_path, ws, monkeypatch):
+    """Line numbers and byte offsets stay exact across blocks prepared in threads (blank lines included)."""
+    import mixwise.curate.ingest as ingest_mod
+
+    monkeypatch.setattr(ingest_mod, "BLOCK_BYTES", 300)
+    lines = [json.dumps({"question": f"q{i}", "answer": f"a{i}"}) for i in range(80)]
+    lines[10] = ""  # a blank line counts as a line
+    lines[57] = '{"question": "broken", "answer": '
+    src = tmp_path / "g.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as e:
+        ingest(str(src), ws)
+    offset = sum(len(l) + 1 for l in lines[:57])
+    assert "line 58" in e.value.line() and f"byte {offset}" in e.value.line()
+    r = ingest(str(src), ws, salvage=True)
+    assert r.rows == 78 and r.rejected == {"malformed_json": 1}
+    assert ws.samples()["source_id"].to_list()[-1] == "77"

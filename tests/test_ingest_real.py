@@ -51,5 +51,7 @@ def test_sharegpt_package_file_is_salvaged(ws):
     assert r.rejected["truncated_record"] == 1
     assert r.rows + sum(v for k, v in r.rejected.items() if k != "truncated_record") == 17671
     assert r.rows == 17322
-    odd = ws.samples()["messages"].explode().struct.field("role").unique().to_list()
+    from mixwise.schema import full_messages
+
+    odd = ws.samples().select(full_messages())["messages"].explode().struct.field("role").unique().to_list()
     assert sorted(odd) == ["assistant", "user"]

@@ -85,7 +85,10 @@ def test_tokenizer_counts_replace_the_estimate(mixed_ws, tmp_path):
     res = build_manifest(spec, mixed_ws, tmp_path / "m")
     s = pl.read_parquet(res.path / "samples.parquet")
     tok = load_tokenizer("tiny-random")  # the tokenizer the build used (cached), called independently here
-    expected = [sum(len(tok(m["content"], add_special_tokens=False)["input_ids"]) for m in msgs) for msgs in s["messages"].to_list()]
+    from mixwise.schema import full_messages
+
+    turns = s.select(full_messages())["messages"].to_list()
+    expected = [sum(len(tok(m["content"], add_special_tokens=False)["input_ids"]) for m in msgs) for msgs in turns]
     assert s["n_tokens_est"].to_list() == expected
     assert res.manifest["token_estimate"] == "tokenizer tiny-random" and res.manifest["counts"]["tokens"] == sum(expected)
 

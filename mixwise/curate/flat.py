@@ -1,8 +1,8 @@
 """Fast path for single-turn formats: whole blocks validated and converted column-wise.
 
 Alpaca, Dolly, GSM8K and prompt/response records have a fixed shape, so a block
-parsed by Arrow's C++ JSON reader is checked and converted with polars
-expressions instead of record by record. The result equals the per-record
+parsed by Arrow's C++ JSON reader is checked and converted with Arrow compute
+kernels instead of record by record. The result equals the per-record
 converters in formats.py (tests compare both paths); a block whose columns are
 not plain strings falls back to them.
 """
@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import polars as pl
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mixwise.curate.formats import ID_FIELDS
 from mixwise.curate.templates import unwrap
@@ -45,15 +46,52 @@ def _is_text(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)
 
 
-def _col(df: pl.DataFrame, name: str | None) -> pl.Expr:
-    return pl.col(name).cast(pl.String) if name and name in df.columns else pl.lit(None, dtype=pl.String)
+def _column(table: pa.Table, name: str | None) -> pa.ChunkedArray:
+    """A column as strings; all nulls when the block does not have it."""
+    if name and name in table.column_names:
+        return table.column(name).cast(pa.string())
+    return pa.chunked_array([pa.nulls(table.num_rows, pa.string())])
+
+
+#: Bytes that may begin or end a string ``str.strip()`` would change: ASCII whitespace, and any non-ASCII byte.
+_MAY_STRIP = np.zeros(256, dtype=bool)
+_MAY_STRIP[[ord(c) for c in PY_WHITESPACE if ord(c) < 128]] = True
+_MAY_STRIP[128:] = True
+
+
+def _needs_strip(chunk: pa.Array) -> bool:
+    """Whether any string of the chunk could change when stripped (looks at first and last bytes only)."""
+    if len(chunk) == 0 or chunk.null_count == len(chunk) or chunk.buffers()[2] is None:
+        return False
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
+    start, end = offsets[:-1], offsets[1:]
+    filled = end > start
+    data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
+    return bool(_MAY_STRIP[data[start[filled]]].any() or _MAY_STRIP[data[end[filled] - 1]].any())
+
+
+def _strip(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """``str.strip()`` of every string; chunks with nothing to strip are kept as they are (no copy)."""
+    return pa.chunked_array([pc.utf8_trim(c, characters=PY_WHITESPACE) if _needs_strip(c) else c for c in col.chunks],
+                            type=col.type)
+
+
+def _first_reason(checks: list[tuple[pa.ChunkedArray, str]], n: int) -> pa.ChunkedArray:
+    """Per row, the first reason whose check is true, else null."""
+    reason = pa.chunked_array([pa.nulls(n, pa.string())])
+    for check, why in reversed(checks):
+        reason = pc.if_else(pc.fill_null(check, True), pa.scalar(why), reason)
+    return reason
 
 
 def convert_block(table: pa.Table, fmt: str, first_index: int, original: Callable[[int], Any]):
     """``(rows, rejects)`` for a block of a flat format, or None when it needs the per-record path.
 
-    ``rows`` has columns index, source_id, prompt, response, template, category;
-    ``rejects`` is a list of (index, reason, original record).
+    ``rows`` is an Arrow table with columns index, source_id, prompt, response,
+    template, category; ``rejects`` is a list of (index, reason, original record).
+    Only Arrow compute kernels run here (they release the GIL), so blocks
+    convert in parallel threads.
     """
     shape = SHAPES.get(fmt)
     if shape is None or (fmt == "prompt_response" and "completion" in table.column_names and "response" not in table.column_names):
@@ -66,43 +104,60 @@ def convert_block(table: pa.Table, fmt: str, first_index: int, original: Callabl
         t = table.column(name).type
         if not (_is_text(t) or pa.types.is_integer(t)):
             return None
-    df = pl.from_arrow(table)
-    if not isinstance(df, pl.DataFrame):
-        return None
-    p, x, r = (_col(df, n).str.strip_chars(PY_WHITESPACE) for n in (shape.prompt, shape.extra, shape.response))
-    raw_p, raw_r = _col(df, shape.prompt), _col(df, shape.response)
-    reason = (
-        pl.when(raw_p.is_null()).then(pl.lit(f"missing_{shape.prompt}"))
-        .when(p == "").then(pl.lit(f"empty_{shape.prompt}"))
-        .when(raw_r.is_null()).then(pl.lit(f"missing_{shape.response}"))
-        .when(r == "").then(pl.lit(f"empty_{shape.response}"))
-    )
-    position = pl.int_range(pl.len(), dtype=pl.Int64) + first_index
-    own_id = pl.coalesce([pl.col(c).cast(pl.String).replace("", None) for c in ids]) if ids else pl.lit(None, dtype=pl.String)
-    out = df.select(
-        index=position,
-        source_id=own_id,
-        prompt=pl.when(x.is_not_null() & (x != "")).then(pl.concat_str([p, pl.lit("\n\n"), x])).otherwise(p),
-        response=r,
-        template=pl.lit(None, dtype=pl.String),
-        category=_col(df, shape.category),
-        reason=reason,
-    )
+    n = table.num_rows
+    raw_p, raw_r = _column(table, shape.prompt), _column(table, shape.response)
+    p, r = _strip(raw_p), _strip(raw_r)
+    reason = _first_reason([
+        (pc.is_null(raw_p), f"missing_{shape.prompt}"),
+        (pc.equal(p, ""), f"empty_{shape.prompt}"),
+        (pc.is_null(raw_r), f"missing_{shape.response}"),
+        (pc.equal(r, ""), f"empty_{shape.response}"),
+    ], n)
+    prompt = p
+    if shape.extra and shape.extra in table.column_names:
+        x = _strip(_column(table, shape.extra))
+        has_x = pc.fill_null(pc.not_equal(x, ""), False)
+        if pc.any(has_x).as_py():  # one pass: prompt + ("\n\n" + input, or nothing)
+            sep = pc.if_else(has_x, pa.scalar("\n\n"), pa.scalar(""))
+            prompt = pc.binary_join_element_wise(p, sep, pc.fill_null(x, ""), "")
+    own_id = pa.chunked_array([pa.nulls(n, pa.string())])
+    for name in reversed(ids):  # the first non-empty id field wins
+        value = table.column(name).cast(pa.string())
+        own_id = pc.if_else(pc.fill_null(pc.not_equal(value, ""), False), value, own_id)
+    out = pa.table({
+        "index": pa.array(np.arange(first_index, first_index + n, dtype=np.int64)),
+        "source_id": own_id,
+        "prompt": prompt,
+        "response": r,
+        "template": pa.nulls(n, pa.string()),
+        "category": _column(table, shape.category),
+        "reason": reason,
+    })
     if fmt == "prompt_response":
         out = _unwrap_templates(out)
-    bad = out.filter(pl.col("reason").is_not_null())
-    rejects = [(i, why, original(i - first_index)) for i, why in zip(bad["index"].to_list(), bad["reason"].to_list())]
-    return out.filter(pl.col("reason").is_null()).drop("reason"), rejects
+    bad = pc.is_valid(out.column("reason"))
+    rejects: list[tuple[int, str, Any]] = []
+    if pc.any(bad).as_py():
+        rows = out.filter(bad)
+        rejects = [(i, why, original(i - first_index))
+                   for i, why in zip(rows.column("index").to_pylist(), rows.column("reason").to_pylist())]
+        out = out.filter(pc.invert(bad))
+    return out.drop_columns(["reason"]), rejects
 
 
-def _unwrap_templates(out: pl.DataFrame) -> pl.DataFrame:
+def _unwrap_templates(out: pa.Table) -> pa.Table:
     """Unwrap templated prompts (only rows that contain a template marker go through Python)."""
-    marked = out.filter(pl.col("reason").is_null() & pl.col("prompt").str.contains("###", literal=True))
-    if marked.height == 0:
+    marked = pc.and_(pc.is_null(out.column("reason")), pc.fill_null(pc.match_substring(out.column("prompt"), "###"), False))
+    if not pc.any(marked).as_py():
         return out
-    pairs = [unwrap(t) for t in marked["prompt"].to_list()]
-    fixed = marked.with_columns(
-        prompt=pl.Series([t for t, _ in pairs], dtype=pl.String),
-        template=pl.Series([n for _, n in pairs], dtype=pl.String),
-    ).with_columns(reason=pl.when(pl.col("prompt").str.strip_chars(PY_WHITESPACE) == "").then(pl.lit("empty_prompt")))
-    return out.update(fixed, on="index")
+    texts = out.column("prompt").filter(marked).to_pylist()
+    pairs = [unwrap(t) for t in texts]
+    empty = [None if text.strip(PY_WHITESPACE) else "empty_prompt" for text, _ in pairs]
+
+    def put(name: str, values: list) -> pa.Table:
+        col = pc.replace_with_mask(out.column(name).combine_chunks(), marked.combine_chunks(), pa.array(values, pa.string()))
+        return out.set_column(out.column_names.index(name), name, col)
+
+    out = put("prompt", [t for t, _ in pairs])
+    out = put("template", [n for _, n in pairs])
+    return put("reason", empty)

@@ -12,32 +12,41 @@ Run it: ``mixwise ingest data/alpaca.json --name alpaca``.
 
 from __future__ import annotations
 
+import gc
 import glob as _glob
-import hashlib
 import re
 import time
-import unicodedata
 from collections import Counter
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
-import polars as pl
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mixwise import __version__
-from mixwise.curate import hub
+from mixwise.curate import hub, ids
 from mixwise.curate.flat import SHAPES, convert_block
 from mixwise.curate.formats import FORMATS, Converted, Format, Reject, detect_format, known_formats, record_id
-from mixwise.curate.readers import Damage, FileReader
+from mixwise.curate.readers import Damage, FileReader, count_lines, fingerprint_hasher, hash_file
+from mixwise.curate.textnorm import norm, normalize_column
 from mixwise.errors import InputError, did_you_mean
 from mixwise.schema import SAMPLE_SCHEMA
 from mixwise.workspace import Workspace, config_hash, now_iso, write_json
 
 Progress = Callable[[int, int], None]  # (done, total) in bytes or records
+
+#: Blocks prepared at once in worker threads (and queued ahead of the writer).
+_WORKERS = 2
+#: Bytes of JSON lines parsed and converted as one block.
+BLOCK_BYTES = 16 << 20
 
 
 @dataclass
@@ -60,40 +69,14 @@ class IngestReport:
 
 
 # -- content ids ------------------------------------------------------------------------------
-def _norm(text: str) -> str:
-    if text.isascii():  # ASCII is already NFC; skip the costlier normalize call
-        return text.replace("\r\n", "\n").strip()
-    return unicodedata.normalize("NFC", text.replace("\r\n", "\n")).strip()
-
-
 def content_hash(system: str | None, messages: list[tuple[str, str]]) -> str:
     """Hash of the normalized conversation: identical content gives the identical hash."""
-    return _hash_normalized(_norm(system or ""), [(r, _norm(t)) for r, t in messages])
-
-
-def _hash_normalized(system: str, messages: list[tuple[str, str]]) -> str:
-    key = system + "".join(f"\x1e{role}\x1f{text}" for role, text in messages)
-    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
-
-
-
-
-
-def _normalize_frame(rows: pl.DataFrame) -> pl.DataFrame:
-    """Column-wise ``_norm`` of prompt/response (already stripped): CRLF -> LF, NFC for non-ASCII rows."""
-    rows = rows.with_columns(pl.col("prompt", "response").str.replace_all("\r\n", "\n", literal=True))
-    for col in ("prompt", "response"):
-        mask = rows[col].str.contains(r"[^\x00-\x7F]")
-        if mask.any():
-            idx = mask.arg_true()
-            fixed = [unicodedata.normalize("NFC", t).strip() for t in rows[col].gather(idx).to_list()]
-            rows = rows.with_columns(rows[col].scatter(idx, pl.Series(fixed, dtype=pl.String)))
-    return rows
+    return ids.content_hash(norm(system or ""), [(r, norm(t)) for r, t in messages])
 
 
 def row_id(source: str, chash: str, occurrence: int) -> str:
     """Unique, stable row key: (source, content hash, how many identical rows came before)."""
-    return hashlib.blake2b(f"{source}\x1f{chash}\x1f{occurrence}".encode(), digest_size=8).hexdigest()
+    return ids.row_id(source, chash, occurrence)
 
 
 # -- sources ----------------------------------------------------------------------------------
@@ -126,142 +109,186 @@ def resolve_files(source: str) -> list[Path]:
 
 
 def file_fingerprint(files: list[Path]) -> str:
-    """blake2b over the files' names and bytes."""
-    h = hashlib.blake2b(digest_size=16)
+    """XXH3-128 over the files' names and bytes (ingest streams the same hash while it reads)."""
+    h = fingerprint_hasher()
     for f in files:
-        h.update(f.name.encode() + b"\x00")
-        try:
-            with f.open("rb") as fh:
-                while block := fh.read(1 << 22):
-                    h.update(block)
-        except OSError as e:
-            raise InputError(f"cannot read {f}: {e.strerror}", "check the file's permissions") from e
+        hash_file(f, h)
     return h.hexdigest()
 
 
 # -- the table writer ---------------------------------------------------------------------------
+@dataclass
+class _Prepared:
+    """A block converted column-wise, everything but what depends on earlier blocks (ids, positions)."""
+
+    table: pa.Table  # index (within the block), own_id, prompt, response, template, category
+    digests: list[bytes]
+    rejects: list[tuple[int, str, Any]]  # (index within the block, reason, original record)
+    n_records: int
+    n_lines: int
+
+
+def _prepare_block(block: bytes | memoryview, fmt: str) -> _Prepared | None:
+    """Parse, validate, convert, normalize and hash one JSON-lines block; None to use the per-record path.
+
+    Runs in worker threads: Arrow and polars release the GIL, so blocks are
+    prepared while the main thread writes the previous ones.
+    """
+    fast = _fast_block(block, fmt, 0)
+    if fast is None:
+        return None
+    (rows, rejects), n_records = fast
+    prompt, response = normalize_column(rows.column("prompt")), normalize_column(rows.column("response"))
+    keys = pc.binary_join_element_wise("\x1euser\x1f", prompt, "\x1eassistant\x1f", response, "")
+    digests = ids.digests_of(keys)
+    table = pa.table({"index": rows.column("index"), "own_id": rows.column("source_id"), "prompt": prompt, "response": response,
+                      "template": rows.column("template"), "category": rows.column("category")})
+    return _Prepared(table, digests, rejects, n_records, count_lines(block))
+
+
+def _single_turn(msgs: list[tuple[str, str]]) -> bool:
+    return len(msgs) == 2 and msgs[0][0] == "user" and msgs[1][0] == "assistant"
+
+
 class _TableWriter:
-    """Accumulates converted rows and writes them to Parquet in chunks."""
+    """Accumulates converted rows and writes them to Parquet in chunks.
+
+    ``messages`` is written only for conversations that prompt + response do not
+    already hold (several exchanges, or turns before the first user turn); it is
+    null for a plain single exchange. This halves what a typical instruction
+    dataset writes; ``schema.full_messages()`` gives every row's turns.
+    """
 
     def __init__(self, path: Path, source: str):
         self.path = path
         self.source = source
         self.writer: pq.ParquetWriter | None = None
-        self.seen: Counter[str] = Counter()
+        self._io: ThreadPoolExecutor | None = None
+        self._pending: deque[Future] = deque()
+        self.occurrences = ids.Occurrences()
         self.rows = 0
         self._reset()
 
     def _reset(self) -> None:
-        self.cols: dict[str, list[Any]] = {name: [] for name in SAMPLE_SCHEMA.names}
+        self.cols: dict[str, list[Any]] = {name: [] for name in SAMPLE_SCHEMA.names if name not in ("id", "content_hash")}
+        self.digests: list[bytes] = []
 
     def add(self, source_id: str, conv: Converted) -> None:
         # Stored text is the normalized text (CRLF -> LF, NFC, stripped), so hashes are of what is stored.
-        msgs = [(r, _norm(t)) for r, t in conv.messages]
-        system = _norm(conv.system) if conv.system else None
-        chash = _hash_normalized(system or "", msgs)
-        occurrence = self.seen[chash]
-        self.seen[chash] = occurrence + 1
+        msgs = [(r, norm(t)) for r, t in conv.messages]
+        system = norm(conv.system) if conv.system else None
+        self.digests.append(ids.digest(ids.conversation_key(system or "", msgs)))
         prompt = next(t for r, t in msgs if r == "user")
         first_user = next(i for i, (r, _) in enumerate(msgs) if r == "user")
         response = next((t for r, t in msgs[first_user:] if r == "assistant"), "")
         c = self.cols
-        c["id"].append(row_id(self.source, chash, occurrence))
-        c["content_hash"].append(chash)
         c["source"].append(self.source)
         c["source_id"].append(source_id)
         c["prompt"].append(prompt)
         c["response"].append(response)
         c["system"].append(system)
-        c["messages"].append([{"role": r, "content": t} for r, t in msgs])
+        c["messages"].append(None if _single_turn(msgs) else [{"role": r, "content": t} for r, t in msgs])
         c["n_turns"].append(sum(1 for r, _ in msgs if r == "user"))
         c["prompt_chars"].append(len(prompt))
         c["response_chars"].append(len(response))
         c["template"].append(conv.template)
         c["category"].append(conv.category)
-        self.rows += 1
 
-    def add_frame(self, rows: pl.DataFrame, multi_stem: str | None) -> None:
-        """Append a block converted column-wise by flat.py (single-turn rows, no system prompt)."""
+    def _with_ids(self, digests: list[bytes], columns: dict[str, Any]) -> pa.Table:
+        occurrence = self.occurrences.assign(digests)
+        columns = {"id": ids.row_ids(self.source, digests, occurrence), "content_hash": ids.hex_digests(digests), **columns}
+        return pa.Table.from_pydict({name: columns[name] for name in SAMPLE_SCHEMA.names}, schema=SAMPLE_SCHEMA)
+
+    def add_prepared(self, prep: _Prepared, first_index: int, multi_stem: str | None) -> None:
+        """Append a block prepared by :func:`_prepare_block` whose first record is number ``first_index``."""
         self.flush()
-        n = rows.height
+        t = prep.table
+        n = t.num_rows
         if n == 0:
             return
-        rows = _normalize_frame(rows)
-        keys = rows.select(pl.concat_str([pl.lit("\x1euser\x1f"), "prompt", pl.lit("\x1eassistant\x1f"), "response"])).to_series().to_list()
-        blake = hashlib.blake2b
-        hashes = [blake(k.encode(), digest_size=16).hexdigest() for k in keys]
-        seen, source = self.seen, self.source
-        ids = []
-        for chash in hashes:
-            occurrence = seen[chash]
-            seen[chash] = occurrence + 1
-            ids.append(blake(f"{source}\x1f{chash}\x1f{occurrence}".encode(), digest_size=8).hexdigest())
-        position = pl.col("index").cast(pl.String)
+        position = pc.cast(pc.add(t.column("index"), first_index), pa.string())
         if multi_stem is not None:
-            position = pl.lit(f"{multi_stem}:") + position
-        frame = rows.select(
-            id=pl.Series(ids, dtype=pl.String),
-            content_hash=pl.Series(hashes, dtype=pl.String),
-            source=pl.lit(source),
-            source_id=pl.coalesce(pl.col("source_id"), position),
-            prompt="prompt",
-            response="response",
-            system=pl.lit(None, dtype=pl.String),
-            n_turns=pl.lit(1, dtype=pl.Int32),
-            prompt_chars=pl.col("prompt").str.len_chars().cast(pl.Int32),
-            response_chars=pl.col("response").str.len_chars().cast(pl.Int32),
-            template="template",
-            category="category",
-        )
-        table = frame.to_arrow()
-        prompts, responses = table.column("prompt").combine_chunks(), table.column("response").combine_chunks()
-        import numpy as np
-
-        order = np.empty(2 * n, dtype=np.int64)
-        order[0::2] = np.arange(n)
-        order[1::2] = np.arange(n) + n
-        contents = pa.concat_arrays([prompts.cast(pa.string()), responses.cast(pa.string())]).take(pa.array(order))
-        roles = pa.DictionaryArray.from_arrays(pa.array(np.tile([0, 1], n), pa.int8()), pa.array(["user", "assistant"])).cast(pa.string())
-        messages = pa.ListArray.from_arrays(pa.array(np.arange(0, 2 * n + 1, 2), pa.int32()),
-                                            pa.StructArray.from_arrays([roles, contents], names=["role", "content"]))
-        cols = {name: table.column(name) for name in table.column_names}
-        cols["messages"] = messages
-        out = pa.Table.from_pydict({name: cols[name] for name in SAMPLE_SCHEMA.names}).cast(SAMPLE_SCHEMA)
-        self._write(out)
-        self.rows += n
+            position = pc.binary_join_element_wise(f"{multi_stem}:", position, "")
+        nulls = pa.nulls(n, pa.string())
+        table = self._with_ids(prep.digests, {
+            "source": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([self.source])).cast(pa.string()),
+            "source_id": pc.coalesce(t.column("own_id").cast(pa.string()), position),
+            "prompt": t.column("prompt").cast(pa.string()),
+            "response": t.column("response").cast(pa.string()),
+            "system": nulls,
+            "messages": pa.nulls(n, SAMPLE_SCHEMA.field("messages").type),
+            "n_turns": pa.array(np.ones(n, np.int32)),
+            "prompt_chars": pc.utf8_length(t.column("prompt")).cast(pa.int32()),
+            "response_chars": pc.utf8_length(t.column("response")).cast(pa.int32()),
+            "template": t.column("template").cast(pa.string()),
+            "category": t.column("category").cast(pa.string()),
+        })
+        self._write(table)
 
     def _write(self, table: pa.Table) -> None:
+        """Queue a table for the writer thread (tables are written in the order they are queued)."""
         if self.writer is None:
             self.writer = pq.ParquetWriter(
                 # Uncompressed, like the datasets cache: compression tripled the write time of text columns.
                 self.path, SAMPLE_SCHEMA, compression="none",
                 # dictionary-encode only the low-cardinality columns; trying it on long texts costs time for nothing
                 use_dictionary=["source", "template", "category", "messages.list.element.role"],
+                # min/max statistics of long texts are useless for pruning and cost a pass over them
+                write_statistics=["source", "n_turns", "prompt_chars", "response_chars", "template", "category"],
             )
-        self.writer.write_table(table)
+            self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mixwise-write")
+        self._pending.append(self._io.submit(self.writer.write_table, table))
+        while len(self._pending) > 2:  # bounded: at most a few blocks wait in memory
+            self._pending.popleft().result()
+        self.rows += table.num_rows
 
     def flush(self) -> None:
-        if not self.cols["id"]:
+        if not self.digests:
             return
-        self._write(pa.Table.from_pydict(self.cols, schema=SAMPLE_SCHEMA))
+        self._write(self._with_ids(self.digests, self.cols))
         self._reset()
 
+    def __enter__(self) -> _TableWriter:
+        return self
+
+    def __exit__(self, kind, error, tb) -> None:
+        """Close the file; after an error, close it quietly and remove the partial file."""
+        if kind is None:
+            self.close()
+            return
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - the first error is the one to report
+            pass
+        self.path.unlink(missing_ok=True)
+
     def close(self) -> None:
-        self.flush()
+        """Write what is left and close the file."""
+        try:
+            self.flush()
+        finally:
+            try:
+                while self._pending:
+                    self._pending.popleft().result()
+            finally:
+                if self._io is not None:
+                    self._io.shutdown()
+                if self.writer is not None:
+                    self.writer.close()
         if self.writer is None:  # no rows at all: still write a valid empty table
             pq.write_table(SAMPLE_SCHEMA.empty_table(), self.path)
-        else:
-            self.writer.close()
 
 
-def _fast_block(block: bytes, fmt: str, first_index: int):
+def _fast_block(block: bytes | memoryview, fmt: str, first_index: int):
     """Parse a block with Arrow and convert it column-wise; None to use the per-record path."""
-    import io
 
     import pyarrow.json as pj
 
     try:
-        table = pj.read_json(io.BytesIO(block))
+        # One chunk per block, parsed on this thread: blocks are already parsed in parallel, and Arrow's
+        # own threading (1 MB chunks) cost 1.7x the CPU time for the same wall time on 2 cores.
+        options = pj.ReadOptions(use_threads=False, block_size=max(len(block) + 1, 1 << 20))
+        table = pj.read_json(pa.BufferReader(pa.py_buffer(block)), read_options=options)  # zero-copy
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None  # a corrupt line or mixed types: the per-record path reports it exactly
     lines: list[bytes] | None = None
@@ -269,11 +296,33 @@ def _fast_block(block: bytes, fmt: str, first_index: int):
     def original(i: int) -> Any:
         nonlocal lines
         if lines is None:
-            lines = [ln for ln in block.splitlines() if ln.strip()]
+            lines = [ln for ln in bytes(block).splitlines() if ln.strip()]
         return orjson.loads(lines[i])
 
     converted = convert_block(table, fmt, first_index, original)
     return None if converted is None else (converted, table.num_rows)
+
+
+@contextmanager
+def _bulk_mode() -> Iterator[None]:
+    """While ingesting: the C library's allocator for Arrow, and no cyclic garbage collection.
+
+    Measured on the 1M-row benchmark: Arrow's default mimalloc pool returns and
+    re-faults memory block after block (about 0.8 s of kernel time; malloc keeps
+    it), and the collector kept re-scanning millions of short-lived objects that
+    hold no cycles. Both are restored afterwards; arrays made meanwhile stay valid
+    (each remembers its pool).
+    """
+    before = pa.default_memory_pool()
+    collecting = gc.isenabled()
+    pa.set_memory_pool(pa.system_memory_pool())
+    gc.disable()
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(before)
+        if collecting:
+            gc.enable()
 
 
 # -- ingest -------------------------------------------------------------------------------------
@@ -305,23 +354,26 @@ def ingest(
     if limit is not None and limit <= 0:
         raise InputError(f"--limit must be positive, got {limit}", "omit it to read every record")
 
+    hasher = None  # streams the files' fingerprint while they are read
     if source.startswith(hub.PREFIX):
         ref = hub.HubRef.parse(source)
         dataset = hub.load(ref)
-        fingerprint = hub.fingerprint(dataset)
+        fingerprint: str | None = hub.fingerprint(dataset)
         inputs: list[tuple[str, Callable[[], Iterator[list[tuple[int, Any]]]], Any]] = [
             (source, lambda: hub.chunks(dataset), None)
         ]
         total = len(dataset)
         described = {"hf": {"path": ref.path, "config": ref.config, "split": ref.split}}
+        sizes = None
     else:
         files = resolve_files(source)
-        fingerprint = file_fingerprint(files)
+        sizes = [f.stat().st_size for f in files]
+        fingerprint = None
         readers = [FileReader(f) for f in files]
         # With --limit, small chunks keep the reader from parsing (and tripping over) what lies past the limit.
         size = min(20_000, limit) if limit else 20_000
         inputs = [(str(r.path), (lambda r=r: r.chunks(size)), r) for r in readers]
-        total = sum(r.size() for r in readers)
+        total = sum(sizes)
         described = {"files": [str(f.resolve()) for f in files]}
 
     settings = {"format": fmt, "salvage": salvage, "limit": limit, **described}
@@ -332,8 +384,14 @@ def ingest(
     meta_path = dest / "meta.json"
     if not force and meta_path.is_file() and (dest / "samples.parquet").is_file():
         old = ws.source_meta(name)
-        if old.get("fingerprint") == fingerprint and old.get("settings_hash") == s_hash:
-            return IngestReport(name, old["format"], old["rows"], old["rejected"], fingerprint, skipped=True, meta=old)
+        # Files of other sizes cannot hold the same bytes; otherwise compare the full fingerprint.
+        if old.get("settings_hash") == s_hash and (sizes is None or old.get("file_sizes") == sizes):
+            if fingerprint is None:
+                fingerprint = file_fingerprint(files)
+            if old.get("fingerprint") == fingerprint:
+                return IngestReport(name, old["format"], old["rows"], old["rejected"], fingerprint, skipped=True, meta=old)
+    if fingerprint is None:
+        hasher = fingerprint_hasher()
 
     dest.mkdir(parents=True, exist_ok=True)
     meta_path.unlink(missing_ok=True)  # an interrupted re-ingest must not look complete
@@ -346,7 +404,8 @@ def ingest(
     multi = len(inputs) > 1
     done_bytes = 0
     seen_records = 0
-    with tmp_rejects.open("wb") as rej:
+    with _bulk_mode(), tmp_rejects.open("wb") as rej, \
+            ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="mixwise-ingest") as pool, writer:
 
         def reject(where: str, position: str, reason: str, detail: str, record: Any) -> None:
             rejected[reason] += 1
@@ -371,30 +430,47 @@ def ingest(
 
         for where, make_chunks, reader in inputs:
             stem = Path(where).stem
+            streamed = False
+            if hasher is not None and reader is not None:
+                hasher.update(reader.path.name.encode() + b"\x00")
             if reader is not None and reader.is_json_lines() and limit is None:
-                # Block path: Arrow parses whole blocks; flat formats convert column-wise.
-                index = 0
-                for first_line, first_byte, block in reader.blocks():
-                    if chosen is None:
-                        head = reader.records_of_block(first_line, first_byte, block[: 1 << 20].rsplit(b"\n", 1)[0] + b"\n", 0)
-                        reader.damage.clear()
-                        reader.raw_rejects.clear()
-                        chosen = detect_format((rec for _, rec in head[:200]), where)
-                    fast = _fast_block(block, chosen.name, index) if chosen.name in SHAPES else None
-                    if fast is None:
-                        chunk = reader.records_of_block(first_line, first_byte, block, index)
+                # Block path: Arrow parses whole blocks; flat formats convert column-wise in worker threads
+                # while this thread numbers and writes the blocks in order.
+                streamed = hasher is not None
+                index, line = 0, 1
+                pending: deque = deque()
+
+                def finish(first_byte: int, block: bytes | memoryview, prepared: Future | None) -> None:
+                    nonlocal index, seen_records, line
+                    prep = prepared.result() if prepared is not None else None
+                    if prep is None:
+                        chunk = reader.records_of_block(line, first_byte, block, index)
                         convert_records(chunk, where, stem)
                         index += len(chunk)
+                        line += count_lines(block)
                     else:
-                        (rows, rejects), n_records = fast
-                        for pos, reason, rec in rejects:
-                            reject(where, f"{stem}:{pos}" if multi else str(pos), reason, "", rec)
-                        writer.add_frame(rows, stem if multi else None)
-                        index += n_records
-                        seen_records += n_records
+                        line += prep.n_lines
+                        for pos, reason, rec in prep.rejects:
+                            reject(where, f"{stem}:{pos + index}" if multi else str(pos + index), reason, "", rec)
+                        writer.add_prepared(prep, index, stem if multi else None)
+                        index += prep.n_records
+                        seen_records += prep.n_records
                     writer.flush()
                     if progress is not None:
                         progress(done_bytes + first_byte + len(block), total)
+
+                for first_byte, block in reader.blocks(BLOCK_BYTES, hasher=hasher if streamed else None):
+                    if chosen is None:
+                        head = reader.records_of_block(line, first_byte, bytes(block[: 1 << 20]).rsplit(b"\n", 1)[0] + b"\n", 0)
+                        reader.damage.clear()
+                        reader.raw_rejects.clear()
+                        chosen = detect_format((rec for _, rec in head[:200]), where)
+                    fut = pool.submit(_prepare_block, block, chosen.name) if chosen.name in SHAPES else None
+                    pending.append((first_byte, block, fut))
+                    while len(pending) > _WORKERS:
+                        finish(*pending.popleft())
+                while pending:
+                    finish(*pending.popleft())
             else:
                 for chunk in make_chunks():
                     if chosen is None:
@@ -405,18 +481,24 @@ def ingest(
                         progress(done_bytes + (reader.bytes_read if reader else 0), total)
                     if limit is not None and seen_records >= limit:
                         break
+            if hasher is not None and reader is not None and not streamed:
+                hash_file(reader.path, hasher, name=False)
             if reader is not None:
                 damage += reader.damage
                 for raw in reader.raw_rejects:
                     reject(where, raw.position, raw.reason, "could not be parsed as JSON", raw.raw)
                 done_bytes += reader.size()
             if limit is not None and seen_records >= limit:
+                if hasher is not None:  # the files not read still count in the fingerprint
+                    for r in readers[readers.index(reader) + 1 :]:
+                        hash_file(r.path, hasher)
                 break
-    writer.close()
 
     def discard() -> None:
         tmp_samples.unlink(missing_ok=True)
 
+    if fingerprint is None:
+        fingerprint = hasher.hexdigest()
     if damage and not salvage:
         discard()
         raise InputError(
@@ -440,6 +522,7 @@ def ingest(
         "fingerprint": fingerprint,
         "settings": settings,
         "settings_hash": s_hash,
+        "file_sizes": sizes,
         "rows": writer.rows,
         "records_read": seen_records + sum(v for k, v in rejected.items() if k in ("truncated_record", "malformed_json")),
         "rejected": dict(sorted(rejected.items())),

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 from mixwise.errors import InputError
@@ -189,16 +190,57 @@ class FileReader:
         byte_offset = len(text[:pos].encode("utf-8"))
         self.damage.append(Damage(str(self.path), kind, line, byte_offset, f"{message} (after {kept} complete records)"))
 
-    def blocks(self, block_bytes: int = 16 << 20) -> Iterator[tuple[int, int, bytes]]:
-        """``(first_line, first_byte, data)`` blocks of whole lines of a JSON-lines file."""
-        f = self._open_binary()
-        line, offset, rest = 1, 0, b""
+    def blocks(self, block_bytes: int = 16 << 20, hasher: Any = None) -> Iterator[tuple[int, bytes | memoryview]]:
+        """``(first_byte, data)`` blocks of whole lines of a JSON-lines file (see :func:`count_lines`).
+
+        Uncompressed files are read straight into each block's buffer (``data`` is
+        then a memoryview; no copies). With ``hasher``, every raw byte of the file
+        (compressed bytes for .gz) is fed to it on the way, all the way to the end
+        even when reading stops early, so the file's fingerprint costs no second pass.
+        """
+        raw = _HashingFile(self.path, hasher) if hasher is not None else None
         try:
+            if self.compressed:
+                yield from self._gzip_blocks(gzip.GzipFile(fileobj=raw, mode="rb") if raw is not None else gzip.open(self.path, "rb"), block_bytes)
+            else:
+                yield from self._plain_blocks(raw if raw is not None else self.path.open("rb", buffering=0), block_bytes)
+        finally:
+            if raw is not None:
+                raw.drain()
+                raw.close()
+            self.bytes_read = self.size()
+
+    def _plain_blocks(self, f: Any, block_bytes: int) -> Iterator[tuple[int, memoryview]]:
+        offset, rest = 0, b""
+        with f:
+            while True:
+                buf = bytearray(len(rest) + block_bytes)
+                buf[: len(rest)] = rest
+                view = memoryview(buf)
+                size = len(rest)
+                while size < len(buf) and (got := f.readinto(view[size:])):
+                    size += got
+                if size == len(rest):  # end of file
+                    if rest:
+                        yield offset, view[:size]
+                    return
+                cut = buf.rfind(b"\n", 0, size) + 1
+                if cut == 0:  # a line longer than the block: read on
+                    rest = bytes(view[:size])
+                    block_bytes *= 2
+                    continue
+                rest = bytes(view[cut:size])
+                yield offset, view[:cut]
+                offset += cut
+
+    def _gzip_blocks(self, f: Any, block_bytes: int) -> Iterator[tuple[int, bytes]]:
+        offset, rest = 0, b""
+        with f:
             while True:
                 parts, size, failed = [], 0, None
-                while size < block_bytes:  # small reads: a cut gzip stream loses at most one piece
+                while size < block_bytes:  # small reads: a cut stream loses at most one piece
                     try:
-                        piece = f.read1(1 << 16) if self.compressed else f.read(min(1 << 20, block_bytes))
+                        piece = f.read1(1 << 16)
                     except (EOFError, OSError, zlib.error) as e:
                         failed = e
                         break
@@ -209,7 +251,7 @@ class FileReader:
                 data = rest + b"".join(parts)
                 if failed is not None or not parts:
                     if data:
-                        yield line, offset, data
+                        yield offset, data
                     if failed is not None:
                         self._gzip_damage(offset + len(data), str(failed))
                     return
@@ -218,15 +260,12 @@ class FileReader:
                     rest = data
                     continue
                 block, rest = data[:cut], data[cut:]
-                yield line, offset, block
-                line += block.count(b"\n")
+                yield offset, block
                 offset += len(block)
-        finally:
-            f.close()
-            self.bytes_read = self.size()
 
-    def records_of_block(self, first_line: int, first_byte: int, block: bytes, first_index: int) -> list[tuple[int, Any]]:
+    def records_of_block(self, first_line: int, first_byte: int, block: bytes | memoryview, first_index: int) -> list[tuple[int, Any]]:
         """Parse one block line by line; a corrupt or cut-off line is reported and skipped."""
+        block = bytes(block)
         out: list[tuple[int, Any]] = []
         index, offset = first_index, first_byte
         for lineno, raw in enumerate(block.splitlines(keepends=True), start=first_line):
@@ -250,9 +289,10 @@ class FileReader:
 
     def _line_records(self) -> Iterator[tuple[int, Any]]:
         """Records of a JSON-lines file; a corrupt line is reported and reading goes on."""
-        index = 0
-        for first_line, first_byte, block in self.blocks():
-            recs = self.records_of_block(first_line, first_byte, block, index)
+        index, line = 0, 1
+        for first_byte, block in self.blocks():
+            recs = self.records_of_block(line, first_byte, block, index)
+            line += count_lines(block)
             index += len(recs)
             yield from recs
 
@@ -282,6 +322,72 @@ class FileReader:
         self.bytes_read = self.size()
         for start in range(0, len(rows), chunk_size):
             yield list(enumerate(rows[start : start + chunk_size], start=start))
+
+
+def count_lines(data: bytes | memoryview) -> int:
+    """Newlines in ``data``, counted by numpy in cache-sized slices (no Python loop, the GIL is free meanwhile)."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    step = 1 << 20
+    return int(sum(np.count_nonzero(arr[i : i + step] == 10) for i in range(0, len(arr), step)))
+
+
+class _HashingFile:
+    """A read-only binary file that feeds every byte it returns to ``hasher``."""
+
+    def __init__(self, path: Path, hasher: Any):
+        self._f = path.open("rb", buffering=0)
+        self._h = hasher
+        self.name = str(path)
+        self.mode = "rb"
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._f.read(size)
+        self._h.update(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._f.readinto(buffer)
+        if n:
+            self._h.update(memoryview(buffer)[:n])
+        return n
+
+    def __enter__(self) -> _HashingFile:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        """Leave the file open: blocks() drains and closes it."""
+
+    def drain(self) -> None:
+        """Hash the rest of the file (reading may have stopped early)."""
+        if not self._f.closed:
+            while self.read(1 << 22):
+                pass
+
+    def close(self) -> None:
+        self._f.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._f.closed
+
+
+def fingerprint_hasher() -> Any:
+    """A fresh hasher for file fingerprints: XXH3-128, streamed."""
+    import xxhash
+
+    return xxhash.xxh3_128()
+
+
+def hash_file(path: Path, hasher: Any, name: bool = True) -> None:
+    """Feed a file's name (unless ``name`` is False) and bytes to ``hasher``, as streaming through blocks() does."""
+    if name:
+        hasher.update(path.name.encode() + b"\x00")
+    try:
+        with path.open("rb") as fh:
+            while block := fh.read(1 << 22):
+                hasher.update(block)
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror}", "check the file's permissions") from e
 
 
 def _skip_ws(text: str, pos: int) -> int:

@@ -15,6 +15,7 @@ import polars as pl
 
 from mixwise.errors import SpecError, did_you_mean
 from mixwise.mixing.spec import VALUE_KEYS, Bounds, Filter, Spec
+from mixwise.schema import full_messages
 
 TOKEN_ESTIMATE = "chars/4"
 TOKENS_COL = "n_tokens_est"
@@ -63,7 +64,7 @@ def load_tokenizer(name: str):
 def token_counts(table: pl.DataFrame, tokenizer: str) -> pl.Series:
     """Exact token counts of system + every turn with a real tokenizer (no special tokens, no chat template)."""
     tok = load_tokenizer(tokenizer)
-    parts = table.select(pl.int_range(pl.len()).alias("row"), pl.col("messages").list.eval(pl.element().struct.field("content")).alias("text"))
+    parts = table.select(pl.int_range(pl.len()).alias("row"), full_messages(table.columns).list.eval(pl.element().struct.field("content")).alias("text"))
     parts = parts.explode("text")
     if "system" in table.columns:
         parts = pl.concat([parts, table.select(pl.int_range(pl.len()).alias("row"), pl.col("system").alias("text"))])
