@@ -1,0 +1,82 @@
+"""Attribution: composition deltas from real manifests, score deltas from real eval mc results."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mixwise.errors import InputError
+from mixwise.evaluate.attribute import RunScores, associations, paired_delta
+from mixwise.mixing.manifest import build_manifest
+from mixwise.mixing.spec import parse_spec
+from tests.mix_fixtures import add_stage_columns, build_workspace
+
+
+def test_paired_delta_and_its_interval():
+    a = {i: float(i % 2) for i in range(40)}
+    b = {i: 1.0 for i in range(40)} | {99: 0.0}  # item 99 is not shared: ignored
+    d = paired_delta(a, b, bootstrap=500, seed=1)
+    assert d["n"] == 40 and d["delta"] == pytest.approx(0.5)
+    assert 0.3 < d["lo"] < 0.5 < d["hi"] < 0.7
+    same = paired_delta(a, a, bootstrap=200)
+    assert (same["delta"], same["lo"], same["hi"]) == (0.0, 0.0, 0.0)
+    assert paired_delta(a, {1000: 1.0})["n"] == 0
+
+
+def test_associations_recover_a_linear_relation():
+    runs = [RunScores(f"r{i}", "m", {"style": {"multiple_choice": s, "long_form": 1 - s}}, {"mmlu": 0.25 + 0.3 * s, "flat": 0.5},
+                      {"mmlu": "acc", "flat": "acc"}) for i, s in enumerate([0.0, 0.2, 0.5, 0.9])]
+    rows = {(r["task"], r["feature"]): r for r in associations(runs)}
+    assert rows[("mmlu", "multiple_choice")]["slope_per_10pts"] == pytest.approx(0.03)
+    assert rows[("mmlu", "multiple_choice")]["r"] == pytest.approx(1.0)
+    assert rows[("mmlu", "long_form")]["r"] == pytest.approx(-1.0)
+    assert rows[("flat", "long_form")]["r"] == 0.0 and rows[("mmlu", "long_form")]["runs"] == 4
+
+
+@pytest.mark.slow
+def test_attribute_on_real_runs(cli, ws, tmp_path, shared_data):
+    """Three runs on real manifests, each evaluated by `eval mc`: same model, so every score delta is exactly 0."""
+    from mixwise.models import resolve_model_path
+
+    build_workspace(ws, tmp_path)
+    add_stage_columns(ws)
+    runs, paths = [], []
+    for name, chef, coder in (("base", 8, 2), ("more_code", 4, 6), ("all_code", 0, 8)):
+        spec = parse_spec({"name": name, "seed": 3, "components": [
+            {"name": "food", "filter": {"source": "chef"}, "count": chef},
+            {"name": "code", "filter": {"source": "coder"}, "count": coder}] if chef else [
+            {"name": "code", "filter": {"source": "coder"}, "count": coder}]})
+        built = build_manifest(spec, ws, tmp_path / "manifests")
+        run = tmp_path / "runs" / name
+        run.mkdir(parents=True)
+        (run / "checkpoint").symlink_to(resolve_model_path("tiny-random"), target_is_directory=True)
+        (run / "run.json").write_text(json.dumps({"final_checkpoint": "checkpoint", "manifest": {
+            "name": name, "version": built.manifest["version"], "path": str(built.path)}}))
+        r = cli("eval", "mc", str(run), "--tasks", "arc_easy", "--limit", "6", "--data-dir", str(shared_data / "mc" / "gauntlet"))
+        assert r.exit_code == 0, r.output
+        runs.append(str(run))
+        paths.append(str(built.path))
+    r = cli("attribute", *runs, "--json")
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    assert rep["baseline"]["run"] == "base" and [c["run"] for c in rep["comparisons"]] == ["more_code", "all_code"]
+    comp = rep["comparisons"][0]["composition"]["source"]
+    assert comp["coder"] == pytest.approx(0.4) and comp["chef"] == pytest.approx(-0.4)
+    assert rep["comparisons"][1]["composition"]["source"]["coder"] == pytest.approx(0.8)
+    score = rep["comparisons"][1]["scores"]["arc_easy"]
+    assert score["n"] == 6 and (score["delta"], score["lo"], score["hi"]) == (0.0, 0.0, 0.0)
+    assert {a["feature"] for a in rep["associations"]} >= {"chef", "coder"}
+    text = cli("attribute", *runs)
+    assert text.exit_code == 0 and "scores vs baseline" in text.output and "correlation, not proof" in text.output
+    with pytest.raises(InputError, match="at least two runs"):
+        cli("attribute", runs[0])
+    from mixwise.evaluate.attribute import load_run
+
+    bare = tmp_path / "runs" / "bare"
+    bare.mkdir()
+    (bare / "run.json").write_text(json.dumps({"manifest": {"name": "base", "version": "x", "path": paths[0]}}))
+    with pytest.raises(InputError, match="no eval results"):
+        load_run(bare)
+    with pytest.raises(InputError, match="no eval result set 'gauntlet'"):
+        load_run(runs[0], "gauntlet")
