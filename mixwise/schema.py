@@ -7,8 +7,12 @@ keyed by ``id`` and never rewrite these. See DESIGN.md, "Contracts".
 
 from __future__ import annotations
 
-import polars as pl
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    import polars as pl
 
 MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
 
@@ -51,6 +55,8 @@ def full_messages(table_columns: list[str] | None = None) -> pl.Expr:
 
     Pass the table's columns when ``messages`` may be missing altogether.
     """
+    import polars as pl
+
     exchange = pl.concat_list(
         pl.struct(pl.lit("user").alias("role"), pl.col("prompt").alias("content")),
         pl.struct(pl.lit("assistant").alias("role"), pl.col("response").alias("content")),

@@ -23,9 +23,11 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+
+if TYPE_CHECKING:  # polars is imported where it is used: `import mixwise.workspace` stays light
+    import polars as pl
 
 from mixwise.errors import MixwiseError, did_you_mean
 
@@ -101,6 +103,8 @@ class Workspace:
 
     def scan_samples(self, sources: list[str] | None = None) -> pl.LazyFrame:
         """Lazy union of the sample tables of all (or the given) sources."""
+        import polars as pl
+
         names = self.source_names()
         if not names:
             raise MixwiseError(
@@ -168,6 +172,8 @@ class Workspace:
 
     def read_columns(self, stage: str) -> pl.DataFrame | None:
         """One stage's columns, or None if it has not run."""
+        import polars as pl
+
         if self.stage_meta(stage) is None:
             return None
         return pl.read_parquet(self.stage_dir(stage) / "columns.parquet")
