@@ -28,8 +28,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
+from mixwise.curate.ids import mix64
+
 _P = 0x100000001B3  # odd multiplier of the polynomial word hash
 _MASK64 = (1 << 64) - 1
 _SPACE = 32
@@ -38,14 +38,6 @@ CHUNK_BYTES = 1 << 20
 #: Shingles hashed per block (all permutations); small enough to stay in cache.
 BLOCK_SHINGLES = 1 << 18
 
-
-def mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finalizer: a bijective, well-avalanched 64-bit mix (wrapping arithmetic)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * _M1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _M2
-    return x ^ (x >> np.uint64(31))
 
 
 def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]:

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mixwise.curate.formats import ID_FIELDS
+from mixwise.curate.ids import string_offsets
 from mixwise.curate.templates import unwrap
 
 #: Exactly the characters Python's ``str.strip()`` removes, so both paths strip alike.
@@ -63,8 +64,7 @@ def _needs_strip(chunk: pa.Array) -> bool:
     """Whether any string of the chunk could change when stripped (looks at first and last bytes only)."""
     if len(chunk) == 0 or chunk.null_count == len(chunk) or chunk.buffers()[2] is None:
         return False
-    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-    offsets = np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
+    offsets = string_offsets(chunk)
     start, end = offsets[:-1], offsets[1:]
     filled = end > start
     data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)

@@ -43,6 +43,12 @@ def content_hash(system: str, messages: Iterable[tuple[str, str]]) -> str:
     return digest(conversation_key(system, messages)).hex()
 
 
+def string_offsets(chunk: pa.Array) -> np.ndarray:
+    """The n + 1 offsets of a (large_)string array into its data buffer, zero-copy, honouring a slice."""
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    return np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
+
+
 def digests_of(keys: pa.Array | pa.ChunkedArray) -> list[bytes]:
     """XXH3-128 digests of every string in an Arrow string column, without making Python strings."""
     chunks = keys.chunks if isinstance(keys, pa.ChunkedArray) else [keys]
@@ -56,15 +62,14 @@ def digests_of(keys: pa.Array | pa.ChunkedArray) -> list[bytes]:
         n = len(chunk)
         if n == 0:
             continue
-        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset : chunk.offset + n + 1].tolist()
+        offsets = string_offsets(chunk).tolist()
         data = memoryview(chunk.buffers()[2] or b"")
         out.extend(fn(data[s:e]) for s, e in zip(offsets, offsets[1:]))
     return out
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finalizer (wrapping uint64 arithmetic)."""
+def mix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finalizer: a bijective, well-avalanched 64-bit mix (wrapping uint64 arithmetic)."""
     x = x ^ (x >> np.uint64(30))
     x = x * _M1
     x = x ^ (x >> np.uint64(27))
@@ -93,8 +98,8 @@ def row_ids(source: str, digests: list[bytes], occurrences: np.ndarray) -> pa.Ar
     s = np.uint64(xxhash.xxh3_64_intdigest(source.encode()))
     with np.errstate(over="ignore"):
         occ = np.asarray(occurrences, dtype=np.uint64) * _GOLDEN
-        v = _mix(halves[:, 1] ^ s)
-        v = _mix(halves[:, 0] ^ v ^ occ)
+        v = mix64(halves[:, 1] ^ s)
+        v = mix64(halves[:, 0] ^ v ^ occ)
     return _hex(v.astype(">u8").tobytes(), 8)
 
 
@@ -156,4 +161,4 @@ class Occurrences:
         return occ
 
 
-__all__ = ["Occurrences", "content_hash", "conversation_key", "digest", "digests_of", "hex_digests", "row_id", "row_ids"]
+__all__ = ["Occurrences", "content_hash", "conversation_key", "digest", "digests_of", "hex_digests", "mix64", "row_id", "row_ids", "string_offsets"]

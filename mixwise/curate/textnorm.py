@@ -19,6 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mixwise.curate.ids import string_offsets
+
 
 def norm(text: str) -> str:
     """CRLF -> LF, NFC, stripped (Python's ``str.strip`` whitespace)."""
@@ -58,11 +60,6 @@ def nfc_sensitive() -> np.ndarray:
     return table
 
 
-def _offsets(chunk: pa.Array) -> np.ndarray:
-    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-    return np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
-
-
 def _code_points_at(data: np.ndarray, leads: np.ndarray) -> np.ndarray:
     """Decode the UTF-8 sequences starting at ``leads`` (positions of lead bytes >= 0xC0)."""
     last = len(data) - 1
@@ -91,7 +88,7 @@ def rows_to_fix(chunk: pa.Array) -> np.ndarray:
     if leads.size:
         hits = np.concatenate([hits, leads[nfc_sensitive()[_code_points_at(data, leads)]]])
     if hits.size:
-        rows = np.searchsorted(_offsets(chunk), hits, side="right") - 1
+        rows = np.searchsorted(string_offsets(chunk), hits, side="right") - 1
         mask[rows[(rows >= 0) & (rows < n)]] = True  # bytes outside the chunk's slice map outside [0, n)
     return mask
 
