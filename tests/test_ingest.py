@@ -60,7 +60,7 @@ def test_truncated_json_array_needs_salvage(tmp_path, ws):
         ingest(str(src), ws)
     msg = e.value.line()
     assert "cut off" in msg and f"byte {cut.rindex('{')}" in msg and "--salvage" in msg
-    assert "line " in msg and "2 complete records" in msg
+    assert "line " in msg and "2 complete records" in msg and "2 rows are intact" in msg
     assert ws.source_names() == []  # nothing registered without --salvage
     r = ingest(str(src), ws, salvage=True)
     assert r.rows == 2 and r.rejected == {"truncated_record": 1}
@@ -213,6 +213,11 @@ def test_cli_ingest_and_sources_json(tmp_path, cli):
     [{"id": "", "question_id": "q9", "instruction": "line1\r\nline2", "context": "", "response": "R", "category": "open_qa"},
      {"instruction": "Ångström\u3000", "context": "  more\r\n", "response": "\ufeffBOM", "category": None}],
     [{"question": "2+2?", "answer": "4"}, {"question": "", "answer": "5"}, {"question": "q"}],
+    # a text field holding a number, and a field absent from every row (declared to Arrow as a string column)
+    [{"instruction": "a", "output": "b"}, {"instruction": 5, "output": "x"}, {"instruction": "c", "output": ["list"]}],
+    [{"instruction": "no input anywhere", "output": "b"}],
+    # "completion" in place of "response", in some records only
+    [{"prompt": "a", "completion": "b"}, {"prompt": "c", "response": "d"}, {"prompt": "e", "response": None, "completion": "f"}],
 ])
 def test_fast_block_path_equals_record_path(tmp_path, ws, fmt_rows):
     """JSONL goes through the column-wise fast path, a JSON array through per-record converters."""

@@ -114,14 +114,45 @@ class Occurrences:
     Rows are compared on the first 64 bits of their content digest: the odds of
     any false match among n rows are about n^2 / 2^65 (1 in 37 million at a
     million rows), and one would only change which occurrence number a row gets,
-    not the ids' uniqueness. Keys seen once live in a
-    sorted numpy array, so a block with no copies costs a few vectorized passes
-    and no Python loop; only keys seen twice or more get a dict entry.
+    not the ids' uniqueness.
+
+    Keys seen once live in a few sorted numpy runs, merged like a
+    log-structured tree (a run is merged into the one before it once that one
+    is no more than twice its size), behind a 16 MiB table of "some key with
+    these top 24 bits was seen": most new keys are ruled out by one lookup
+    there, and only the rest are searched in the runs. A block with no copies
+    costs a few vectorized passes and no Python loop; only keys seen twice or
+    more get a dict entry.
     """
 
+    _TOP_BITS = 24
+
     def __init__(self) -> None:
-        self.seen = np.empty(0, dtype=np.uint64)  # sorted keys seen at least once
+        self.runs: list[np.ndarray] = []  # sorted keys seen at least once, sizes decreasing
+        self.maybe = np.zeros(1 << self._TOP_BITS, dtype=bool)  # top bits of every key in runs
         self.repeats: dict[int, int] = {}  # key -> rows so far, for keys seen at least twice
+
+    def _seen(self, keys: np.ndarray) -> np.ndarray:
+        """Which of ``keys`` an earlier block had."""
+        found = np.zeros(len(keys), dtype=bool)
+        candidates = np.flatnonzero(self.maybe[keys >> np.uint64(64 - self._TOP_BITS)])
+        if len(candidates):
+            some = keys[candidates]
+            hit = np.zeros(len(some), dtype=bool)
+            for run in self.runs:
+                pos = np.minimum(np.searchsorted(run, some), len(run) - 1)
+                hit |= run[pos] == some
+            found[candidates] = hit
+        return found
+
+    def _remember(self, new: np.ndarray) -> None:
+        """Add sorted, distinct keys not seen before."""
+        self.maybe[new >> np.uint64(64 - self._TOP_BITS)] = True
+        self.runs.append(new)
+        while len(self.runs) > 1 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
+            last = self.runs.pop()
+            # Two sorted runs: the stable sort (timsort for uint64) merges them in linear time.
+            self.runs[-1] = np.sort(np.concatenate([self.runs[-1], last]), kind="stable")
 
     def assign(self, digests: list[bytes]) -> np.ndarray:
         """How many identical rows came before each of ``digests`` (in order), counting them too."""
@@ -130,34 +161,29 @@ class Occurrences:
         if n == 0:
             return occ
         keys = np.frombuffer(b"".join(digests), dtype=">u8")[0::2].astype(np.uint64)
-        order = np.argsort(keys, kind="stable")
-        sk = keys[order]
-        repeat_in_block = np.zeros(n, dtype=bool)
-        repeat_in_block[1:] = sk[1:] == sk[:-1]
-        pos = np.searchsorted(self.seen, sk)
-        found = np.zeros(n, dtype=bool)
-        if len(self.seen):
-            found = self.seen[np.minimum(pos, len(self.seen) - 1)] == sk
-        fresh = ~repeat_in_block & ~found
-        if not fresh.all():
+        sk = np.sort(keys)
+        repeat_in_block = sk[1:] == sk[:-1]
+        found = self._seen(sk)
+        if repeat_in_block.any() or found.any():
             # Rare: copies. Walk just the affected rows, in file order.
-            was_seen = np.zeros(n, dtype=bool)
-            was_seen[order] = found
-            dup_keys = np.unique(np.concatenate([sk[found], sk[1:][repeat_in_block[1:]]]))
+            was_seen = set(sk[found].tolist())
+            dup_keys = np.concatenate([sk[found], sk[1:][repeat_in_block]])
             counts: dict[int, int] = {}
             for i in np.flatnonzero(np.isin(keys, dup_keys)).tolist():
                 k = int(keys[i])
                 c = counts.get(k)
                 if c is None:
-                    c = self.repeats.get(k, 1 if was_seen[i] else 0)
+                    c = self.repeats.get(k, 1 if k in was_seen else 0)
                 occ[i] = c
                 counts[k] = c + 1
             for k, c in counts.items():
                 if c >= 2:
                     self.repeats[k] = c
-        new = sk[fresh]
-        if len(new):
-            self.seen = np.insert(self.seen, pos[fresh], new)
+            fresh = ~found
+            fresh[1:] &= ~repeat_in_block
+            sk = sk[fresh]
+        if len(sk):
+            self._remember(sk)
         return occ
 
 

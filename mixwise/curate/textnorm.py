@@ -75,42 +75,82 @@ def _code_points_at(data: np.ndarray, leads: np.ndarray) -> np.ndarray:
     return np.minimum(cp, 0x10FFFF)
 
 
-def rows_to_fix(chunk: pa.Array) -> np.ndarray:
-    """Rows of a string chunk that ``norm`` could change, given they are already stripped."""
+def _marked_bytes(data: np.ndarray) -> np.ndarray:
+    """Positions of carriage returns and UTF-8 lead bytes of multi-byte characters, ascending."""
+    mask = data >= 0xC0
+    np.logical_or(mask, data == 13, out=mask)
+    return np.flatnonzero(mask)
+
+
+def scan(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows_to_fix, chars)`` of a (valid UTF-8) string chunk whose strings are already stripped.
+
+    ``rows_to_fix``: rows ``norm`` could change (a carriage return, or a code
+    point NFC may touch). ``chars``: each row's length in characters (Python's
+    ``len``), from its byte length less the continuation bytes of each
+    multi-byte character, found in the same pass. Null rows count 0.
+    """
     n = len(chunk)
     mask = np.zeros(n, dtype=bool)
     buf = chunk.buffers()[2] if n else None
     if buf is None:
-        return mask
+        return mask, np.zeros(n, dtype=np.int32)
+    offsets = string_offsets(chunk)
+    chars = np.diff(offsets).astype(np.int32)
     data = np.frombuffer(buf, dtype=np.uint8)
-    hits = np.flatnonzero(data == 13)  # carriage returns
-    leads = np.flatnonzero(data >= 0xC0)
-    if leads.size:
-        hits = np.concatenate([hits, leads[nfc_sensitive()[_code_points_at(data, leads)]]])
-    if hits.size:
-        rows = np.searchsorted(string_offsets(chunk), hits, side="right") - 1
-        mask[rows[(rows >= 0) & (rows < n)]] = True  # bytes outside the chunk's slice map outside [0, n)
-    return mask
+    marked = _marked_bytes(data)
+    if marked.size:
+        rows = np.searchsorted(offsets, marked, side="right") - 1
+        inside = (rows >= 0) & (rows < n)  # bytes outside the chunk's slice map outside [0, n)
+        marked, rows = marked[inside], rows[inside]
+        b0 = data[marked]
+        lead = b0 >= 0xC0
+        leads, lead_rows = marked[lead], rows[lead]
+        # a lead byte begins 1, 2 or 3 continuation bytes
+        extra = 1 + (b0[lead] >= 0xE0).astype(np.int32) + (b0[lead] >= 0xF0)
+        chars -= np.bincount(lead_rows, weights=extra, minlength=n).astype(np.int32)
+        mask[rows[~lead]] = True  # carriage returns
+        mask[lead_rows[nfc_sensitive()[_code_points_at(data, leads)]]] = True
+    if chunk.null_count:
+        chars[np.asarray(chunk.is_null())] = 0
+    return mask, chars
 
 
-def _normalize_chunk(chunk: pa.Array) -> pa.Array:
-    fix = rows_to_fix(chunk)
+def rows_to_fix(chunk: pa.Array) -> np.ndarray:
+    """Rows of a string chunk that ``norm`` could change, given they are already stripped."""
+    return scan(chunk)[0]
+
+
+def _normalize_chunk(chunk: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    fix, chars = scan(chunk)
     if not fix.any():
-        return chunk
+        return chunk, chars
     texts = chunk.filter(pa.array(fix)).to_pylist()
     fixed = [t if t is None else norm(t) for t in texts]
     # str methods return the very same object when nothing changes
     changed = np.array([a is not b for a, b in zip(texts, fixed)], dtype=bool)
     if not changed.any():
-        return chunk
+        return chunk, chars
     fix[np.flatnonzero(fix)[~changed]] = False
-    return pc.replace_with_mask(chunk, pa.array(fix), pa.array([t for t, c in zip(fixed, changed) if c], chunk.type))
+    new = [t for t, c in zip(fixed, changed) if c]
+    chars[fix] = [len(t) for t in new]
+    return pc.replace_with_mask(chunk, pa.array(fix), pa.array(new, chunk.type)), chars
+
+
+def normalize_with_lengths(col: pa.ChunkedArray | pa.Array) -> tuple[pa.ChunkedArray, np.ndarray]:
+    """``norm`` of every (already stripped) string, and each result's length in characters.
+
+    Only chunks with something to change are copied.
+    """
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    done = [_normalize_chunk(c) for c in chunks]
+    lengths = np.concatenate([n for _, n in done]) if done else np.zeros(0, dtype=np.int32)
+    return pa.chunked_array([c for c, _ in done], type=col.type), lengths
 
 
 def normalize_column(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
     """``norm`` of every (already stripped) string; only changed chunks are copied."""
-    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
-    return pa.chunked_array([_normalize_chunk(c) for c in chunks], type=col.type)
+    return normalize_with_lengths(col)[0]
 
 
-__all__ = ["norm", "normalize_column", "nfc_sensitive", "rows_to_fix"]
+__all__ = ["nfc_sensitive", "norm", "normalize_column", "normalize_with_lengths", "rows_to_fix", "scan"]
