@@ -24,9 +24,10 @@ def attribute(
     """Explain score changes by mixture composition: runs compared with a baseline run.
 
     For each run: how its manifest's style / source / cluster shares differ from
-    the baseline's, and how each eval mc task score moved (paired bootstrap 95%
-    interval over the items both runs scored). With three runs or more, the
-    slope and correlation of each task's score with each share across runs.
+    the baseline's, and how each eval mc task score and each eval judge win rate
+    (tasks named judge:<baseline>__<judge>__<prompts>) moved, with a paired
+    bootstrap 95% interval over the items both runs scored. With three runs or
+    more, the slope and correlation of each score with each share across runs.
 
     Example: mixwise attribute runs/lima-1k runs/lima-plus-instruct runs/instruct-5k --label gauntlet
     """
@@ -53,7 +54,9 @@ def attribute(
         console.print(mix)
         scores = Table(title="scores vs baseline", show_edge=False)
         for col in ("task", "metric", "baseline", "run", "delta", "95% CI (paired)", "items"):
-            scores.add_column(col, justify="right" if col not in ("task", "metric") else "left")
+            # long judge set names fold onto more lines rather than lose their end
+            scores.add_column(col, justify="right" if col not in ("task", "metric") else "left",
+                              overflow="fold" if col == "task" else "ellipsis")
         for task, s in comp["scores"].items():
             ci = f"[{_pts(s['lo'])}, {_pts(s['hi'])}]" if s["lo"] is not None else "-"
             colour = "green" if s["lo"] is not None and s["lo"] > 0 else "red" if s["hi"] is not None and s["hi"] < 0 else ""

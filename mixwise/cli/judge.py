@@ -28,7 +28,7 @@ def judge(
     max_requests: Optional[int] = typer.Option(None, "--max-requests", help="Budget: stop after this many HTTP requests."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Budget: stop once this many tokens were used."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="SQLite cache of judge calls (default WORKSPACE/cache/judge/calls.sqlite)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder (default results/judge/<model>-vs-<baseline>__<judge>__<prompts>)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder (default: runs/<run>/eval/judge/<baseline>__<judge>__<prompts> for a run, else results/judge/<model>-vs-...)."),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Answer length when MODEL/OTHER must be generated."),
     seed: int = typer.Option(0, "--seed", help="Seed for generation sampling and the bootstrap."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only print how many calls and roughly how many tokens the run needs."),
@@ -45,7 +45,7 @@ def judge(
     from mixwise.evaluate.judge import estimate, make_pairs, plan, run_judge
     from mixwise.evaluate.judge_cache import JudgeCache
     from mixwise.evaluate.judge_client import Budget, JudgeClient, endpoint
-    from mixwise.evaluate.judge_report import render_summary, slug, write_results
+    from mixwise.evaluate.judge_report import render_summary, results_dir, slug, write_results
     from mixwise.evaluate.judges import load_judge
     from mixwise.evaluate.prompts import load_prompts
 
@@ -55,7 +55,7 @@ def judge(
     if repeats > 1 and jd.temperature == 0:
         warn("--repeats with temperature 0: a deterministic judge repeats itself; pass --judge-temperature 0.7 to measure spread")
     items = load_prompts(prompts, data=data_dir, limit=limit)
-    out = out or Path("results") / "judge" / f"{slug(model)}-vs-{slug(baseline or 'none')}__{jd.id}__{slug(prompts)}"
+    out = out or results_dir(model, baseline, jd.id, prompts)
     settings = GenSettings(max_new_tokens=max_new_tokens, seed=seed)
     gens = {}
     for side, spec in (("model", model), ("baseline", baseline)):

@@ -2,8 +2,10 @@
 
 Each trained run (``runs/<run>/``) knows its manifest (``run.json``), the manifest
 knows its composition (shares by style, source, cluster), and ``eval mc`` leaves
-per-item records under ``runs/<run>/eval/mc/<label>/``. ``attribute`` lines
-these up:
+per-item records under ``runs/<run>/eval/mc/<label>/``, and ``eval judge``
+under ``runs/<run>/eval/judge/<baseline>__<judge>__<prompts>/`` (scored as the
+win rate against that baseline, a task named ``judge:<set>``). ``attribute``
+lines these up:
 
 - against the first run (the baseline), every other run's **composition deltas**
   (share points per style / source / cluster) and **score deltas** per task,
@@ -40,7 +42,7 @@ class RunScores:
     shares: dict[str, dict[str, float]]  # axis -> key -> share of samples
     scores: dict[str, float]  # task -> score (the task's own metric)
     metric: dict[str, str]
-    items: dict[str, dict[int, float]] = field(default_factory=dict)  # task -> idx -> item score
+    items: dict[str, dict[Any, float]] = field(default_factory=dict)  # task -> item key (mc idx, judge prompt id) -> item score
 
 
 def _read_json(path: Path, what: str, fix: str) -> dict:
@@ -66,7 +68,7 @@ def _shares(manifest: dict) -> dict[str, dict[str, float]]:
 
 
 def load_run(run_dir: str | Path, label: str | None = None) -> RunScores:
-    """Read a run's record, its manifest's composition and one ``eval mc`` result set."""
+    """Read a run's record, its manifest's composition, one ``eval mc`` result set and its ``eval judge`` sets."""
     run_dir = Path(run_dir)
     record = _read_json(run_dir / "run.json", "run record", "pass a folder made by `mixwise train` (runs/<run>)")
     man = record.get("manifest") or {}
@@ -80,10 +82,25 @@ def load_run(run_dir: str | Path, label: str | None = None) -> RunScores:
             raise InputError(f"{run_dir}: its manifest {man.get('name')}@{man.get('version')} cannot be found ({e})",
                              "run from the folder that holds manifests/, or restore the manifest") from None
     manifest = _read_json(man_path / "manifest.json", "manifest", "restore the manifest the run was trained on")
+    scores: dict[str, float] = {}
+    metric: dict[str, str] = {}
+    items: dict[str, dict] = {}
+    _read_mc(run_dir, label, scores, metric, items)
+    _read_judge(run_dir, scores, metric, items)
+    if not scores:
+        raise InputError(f"{run_dir} has no eval results",
+                         f"run `mixwise eval mc {run_dir} --tasks ...` or `mixwise eval judge {run_dir} --baseline ...` first")
+    return RunScores(run_dir.name, f"{man.get('name')}@{man.get('version')}", _shares(manifest), scores, metric, items)
+
+
+def _read_mc(run_dir: Path, label: str | None, scores: dict, metric: dict, items: dict) -> None:
+    """Per-task scores and per-item results of one ``eval mc`` result set (``--label`` picks it when there are several)."""
     results_root = run_dir / "eval" / "mc"
     labels = sorted(p.name for p in results_root.iterdir() if (p / "results.json").is_file()) if results_root.is_dir() else []
     if not labels:
-        raise InputError(f"{run_dir} has no eval results", f"run `mixwise eval mc {run_dir} --tasks ...` first")
+        if label is not None:
+            raise InputError(f"{run_dir} has no eval mc results (asked for label {label!r})", f"run `mixwise eval mc {run_dir}` first")
+        return
     if label is None:
         if len(labels) > 1:
             raise InputError(f"{run_dir} has several eval result sets: {', '.join(labels)}", "choose one with --label")
@@ -91,7 +108,6 @@ def load_run(run_dir: str | Path, label: str | None = None) -> RunScores:
     if label not in labels:
         raise InputError(f"{run_dir} has no eval result set {label!r}", f"known: {', '.join(labels)}")
     res = _read_json(results_root / label / "results.json", "eval results", "re-run `mixwise eval mc`")
-    scores, metric, items = {}, {}, {}
     for task, agg in res.get("tasks", {}).items():
         if agg.get("score") is None:
             continue
@@ -100,10 +116,32 @@ def load_run(run_dir: str | Path, label: str | None = None) -> RunScores:
         if path.is_file():
             recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
             items[task] = {int(r["idx"]): float(r.get(metric[task], r.get("acc", 0.0))) for r in recs}
-    return RunScores(run_dir.name, f"{man.get('name')}@{man.get('version')}", _shares(manifest), scores, metric, items)
 
 
-def paired_delta(a: dict[int, float], b: dict[int, float], *, bootstrap: int = 2000, seed: int = 0) -> dict[str, Any]:
+def _read_judge(run_dir: Path, scores: dict, metric: dict, items: dict) -> None:
+    """Every ``eval judge`` set of the run as a task ``judge:<baseline>__<judge>__<prompts>``.
+
+    The score is the win rate against that set's baseline as a fraction (ties
+    count half); the per-item values are each prompt's preference for the
+    model (0, 0.5 or 1, averaged over both orders and repeats), keyed by
+    prompt id, so two runs judged on the same prompts pair up item by item.
+    """
+    root = run_dir / "eval" / "judge"
+    if not root.is_dir():
+        return
+    for folder in sorted(p for p in root.iterdir() if (p / "summary.json").is_file()):
+        summary = _read_json(folder / "summary.json", "judge summary", "re-run `mixwise eval judge`")
+        if summary.get("win_rate") is None:
+            continue  # nothing was scored (budget spent, judge unreachable)
+        task = f"judge:{folder.name}"
+        scores[task], metric[task] = float(summary["win_rate"]) / 100, "win_rate"
+        path = folder / "items.jsonl"
+        if path.is_file():
+            recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            items[task] = {str(r["id"]): float(r["pref"]) for r in recs if r.get("pref") is not None}
+
+
+def paired_delta(a: dict[Any, float], b: dict[Any, float], *, bootstrap: int = 2000, seed: int = 0) -> dict[str, Any]:
     """Mean of b - a over the items both scored, with a percentile bootstrap 95% interval."""
     common = sorted(set(a) & set(b))
     if not common:

@@ -17,6 +17,20 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name.replace("/", "_"))[:60] or "model"
 
 
+def results_dir(model: str, baseline: str | None, judge_id: str, prompts: str, out: str | Path = "results") -> Path:
+    """Where a judge run's results go: inside a ``runs/<run>`` model's folder (``eval/judge/<set>``), else under ``out``.
+
+    The set name is ``<baseline>__<judge>__<prompts>``, so runs judged against the
+    same baseline, by the same judge, on the same prompts, are comparable by
+    ``mixwise attribute``.
+    """
+    name = f"{slug(baseline or 'none')}__{judge_id}__{slug(prompts)}"
+    p = Path(model)
+    if (p / "run.json").is_file():
+        return p / "eval" / "judge" / name
+    return Path(out) / "judge" / f"{slug(model)}-vs-{name}"
+
+
 def write_results(out: Path, items: list[dict], summary: dict) -> tuple[Path, Path]:
     """``out/items.jsonl`` (one JSON record per prompt, with every judgment) and ``out/summary.json``."""
     out.mkdir(parents=True, exist_ok=True)
