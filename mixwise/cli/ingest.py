@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
+from rich import box
 from rich.table import Table
 
 from mixwise.cli._common import console, emit_json, progress_bar, warn, workspace
@@ -65,18 +66,21 @@ def sources(as_json: bool = typer.Option(False, "--json", help="Print a JSON lis
     if not metas:
         console.print(f"no sources in {ws.root}; add one with: mixwise ingest FILE")
         return
-    table = Table(title=f"sources in {ws.root}")
+    # Fits 80 columns (piped output, small terminals) without cutting anything: reasons go on extra lines.
+    table = Table(title=f"sources in {ws.root}", box=None, padding=(0, 2, 0, 0), title_justify="left",
+                  header_style="bold underline")
     table.add_column("name", no_wrap=True)
-    table.add_column("rows", justify="right")
-    table.add_column("rejected, by reason", min_width=22)
-    table.add_column("format")
-    table.add_column("fingerprint")
-    table.add_column("ingested")
+    table.add_column("rows", justify="right", no_wrap=True)
+    table.add_column("rejected", no_wrap=True)
+    table.add_column("format", no_wrap=True)
+    table.add_column("finger-\nprint", no_wrap=True)
+    table.add_column("UTC")
     for m in metas:
         total = sum(m["rejected"].values())
-        reasons = "\n".join(f"{k}: {v:,}" for k, v in sorted(m["rejected"].items(), key=lambda kv: -kv[1]))
+        reasons = "\n".join(f" {k} {v:,}" for k, v in sorted(m["rejected"].items(), key=lambda kv: -kv[1]))
         rej = f"{total:,}" + (f"\n{reasons}" if reasons else "") + ("\n[yellow]salvaged[/]" if m.get("salvaged") else "")
-        table.add_row(m["name"], f"{m['rows']:,}", rej, m["format"], m["fingerprint"][:8], m["ingested_at"][5:16].replace("T", " "))
+        when = m["ingested_at"][5:16].replace("T", " ")
+        table.add_row(m["name"], f"{m['rows']:,}", rej, m["format"], m["fingerprint"][:8], when)
     console.print(table)
 
 
