@@ -297,3 +297,31 @@ def test_corrupt_line_in_a_later_block_is_located_exactly(tmp_path, ws, monkeypa
     r = ingest(str(src), ws, salvage=True)
     assert r.rows == 78 and r.rejected == {"malformed_json": 1}
     assert ws.samples()["source_id"].to_list()[-1] == "77"
+
+
+def test_mapped_blocks_lines_longer_than_a_block_and_no_final_newline(tmp_path, ws, monkeypatch):
+    """Memory-mapped blocks: a line longer than the block, a last line without newline, CRLF line ends."""
+    import mixwise.curate.ingest as ingest_mod
+    from mixwise.curate.readers import FileReader
+
+    monkeypatch.setattr(ingest_mod, "BLOCK_BYTES", 100)
+    rows = [{"instruction": f"q{i}", "input": "", "output": ("long " * 60 if i % 7 == 3 else "short") + str(i)} for i in range(400)]
+    text = "\r\n".join(json.dumps(r) for r in rows)  # no newline after the last record
+    src = tmp_path / "m.jsonl"
+    src.write_bytes(text.encode())
+    (tmp_path / "slow.json").write_text(json.dumps(rows))
+    a = ingest(str(src), ws, name="same")
+    fast = ws.samples(["same"])
+    ingest(str(tmp_path / "slow.json"), ws, name="same", force=True)
+    assert a.rows == 400 and fast.to_dicts() == ws.samples(["same"]).to_dicts()
+    reader, raw, seen = FileReader(src), src.read_bytes(), []
+    for first, block in reader.blocks(100):
+        assert reader._mapped is not None  # the mapped path, not the read path
+        before = bytes(block)
+        reader.release(first, len(block))  # drops the pages from the process; the view re-reads them
+        assert bytes(block) == before == raw[first : first + len(block)]
+        seen.append(before)
+    assert b"".join(seen) == raw and all(b.endswith(b"\n") for b in seen[:-1]) and len(seen) > 5
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    assert list(FileReader(empty).blocks(100)) == []

@@ -509,6 +509,7 @@ def ingest(
                         index += prep.n_records
                         seen_records += prep.n_records
                     writer.flush()
+                    reader.release(first_byte, len(block))
                     if progress is not None:
                         progress(done_bytes + first_byte + len(block), total)
 
