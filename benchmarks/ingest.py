@@ -3,12 +3,13 @@
 Builds a JSONL of N rows (default 1,000,000) from the shared instruction data
 (Alpaca, Dolly-HHRLHF, GSM8K, LIMA records cycled, each made distinct by a row
 number), then ingests it with mixwise and with ``datasets`` (cold cache), each
-in its own process, alternating, ``--repeat`` times each (dirty pages flushed
-with sync before every run, so one run's writes do not slow the next), and
+in its own process, alternating, ``--repeat`` times each after ``--warmup``
+untimed runs (dirty pages flushed with sync before every run, so one run's
+writes do not slow the next), and
 prints median rows/s, CPU time, peak RSS and the ratios. Both whole processes
 are timed, imports included.
 
-Run: python benchmarks/ingest.py [--rows 1000000] [--repeat 3] [--data ../shared/data]
+Run: python benchmarks/ingest.py [--rows 1000000] [--repeat 5] [--warmup 1] [--data ../shared/data]
 Targets: mixwise not slower than datasets; mixwise peak memory < 3x file size.
 """
 
@@ -54,7 +55,8 @@ def build_file(path: Path, rows: int, data: Path) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1, help="untimed runs of each tool first (the file was just written)")
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
     args = ap.parse_args()
     runs: dict[str, list[dict]] = {"mixwise": [], "datasets": []}
@@ -63,7 +65,7 @@ def main() -> None:
         src = tmp / "bench.jsonl"
         size = build_file(src, args.rows, args.data)
         print(f"file: {args.rows:,} rows, {size / 1e6:.0f} MB")
-        for rep in range(args.repeat):
+        for rep in range(-args.warmup, args.repeat):
             for label in ("mixwise", "datasets"):
                 out = tmp / f"{label}_{rep}"
                 os.sync()
@@ -79,10 +81,12 @@ def main() -> None:
                         env={"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"},
                     )
                 assert int(m["stdout"].splitlines()[-1]) == args.rows, (label, m["stdout"])
-                runs[label].append(m)
-                print(f"  run {rep + 1} {label:9s} {m['seconds']:6.2f} s  (user {m['user_s']:.2f} s, sys {m['sys_s']:.2f} s)")
+                name = f"run {rep + 1}" if rep >= 0 else "warm-up"
+                print(f"  {name:7s} {label:9s} {m['seconds']:6.2f} s  (user {m['user_s']:.2f} s, sys {m['sys_s']:.2f} s)")
+                if rep >= 0:
+                    runs[label].append(m)
                 shutil.rmtree(out, ignore_errors=True)
-    result = {"rows": args.rows, "file_bytes": size, "repeat": args.repeat, "machine": machine()}
+    result = {"rows": args.rows, "file_bytes": size, "repeat": args.repeat, "warmup": args.warmup, "machine": machine()}
     for label, ms in runs.items():
         secs = statistics.median(m["seconds"] for m in ms)
         peak = max(m["peak_rss_bytes"] for m in ms)
