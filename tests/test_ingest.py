@@ -325,3 +325,78 @@ def test_mapped_blocks_lines_longer_than_a_block_and_no_final_newline(tmp_path, 
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"")
     assert list(FileReader(empty).blocks(100)) == []
+
+
+def _sg(*turns, **extra):
+    return {"conversations": [{"from": f, "value": v} for f, v in turns], **extra}
+
+
+def _msgs(*turns, **extra):
+    return {"messages": [{"role": f, "content": v} for f, v in turns], **extra}
+
+
+MULTI_TURN_CASES = [
+    # ShareGPT: odd roles, system turns anywhere, every rejection reason, CRLF / NFC / padding, own ids
+    [_sg(("human", "Hi"), ("gpt", "Hello"), id="a1"),
+     _sg(("system", " Be brief.\r\n"), ("human", "Q1"), ("bing", "A1"), ("Human ", "Q2"), ("chatgpt", "A2\r\nmore"), id="5"),
+     _sg(("human", "e\u0301 and \u212b"), ("system", "mid system"), ("model", "  ok  "), ("system", "second")),
+     _sg(("gpt", "answer before any question"), ("human", "late question")),
+     _sg(("human", "q"), ("gpt", "a"), ("human", "follow-up without answer")),
+     _sg(("human", "q"), ("wizard", "a")), _sg(("human", "q"), ("gpt", "   ")), _sg(("system", "only system")),
+     _sg(("gpt", "no user")), _sg(("human", "no assistant")), {"conversations": []}, {"conversations": None}, {"id": "x"},
+     {"conversations": [{"value": "no role"}, {"from": "gpt", "value": "a"}]},
+     {"conversations": [{"from": "human"}, {"from": "gpt", "value": "a"}]},
+     {"conversations": [{"from": "human", "value": "q", "markdown": None}, {"from": "gpt", "value": "a", "markdown": None}]},
+     _sg(("human", "Same"), ("gpt", "Same")), _sg(("human", "Same"), ("gpt", "Same"))],
+    # OpenAI messages
+    [_msgs(("system", "sys"), ("user", "u1"), ("assistant", "a1"), ("user", "u2"), ("assistant", "a2"), id=7),
+     _msgs(("user", "plain"), ("assistant", "pair"), conversation_id="c-9"), _msgs(("USER", "caps"), ("Assistant", "ok")),
+     _msgs(("user", "x"), ("tool", "unknown role")), _msgs(("user", ""), ("assistant", "empty prompt"))],
+    # blocks Arrow cannot hand over column-wise: a turn that is not an object, a non-string text, a non-ASCII role
+    [_sg(("human", "fine"), ("gpt", "row")), {"conversations": [None, {"from": "gpt", "value": "a"}]}],
+    [_sg(("human", "fine"), ("gpt", "row")), {"conversations": [{"from": "human", "value": 3}, {"from": "gpt", "value": "a"}]}],
+    [_sg(("human", "fine"), ("gpt", "row")), _sg(("ｈｕｍａｎ", "full-width role"), ("gpt", "a"))],
+]
+
+
+@pytest.mark.parametrize("rows", MULTI_TURN_CASES)
+def test_multi_turn_fast_path_equals_record_path(tmp_path, ws, rows):
+    """ShareGPT / OpenAI JSONL converted column-wise equals the per-record converter, rejects and reasons included."""
+    write_jsonl(tmp_path / "fast.jsonl", rows)
+    (tmp_path / "slow.json").write_text(json.dumps(rows))
+    a = ingest(str(tmp_path / "fast.jsonl"), ws, name="same")
+    fast = ws.samples(["same"])
+    fast_rejects = (ws.source_dir("same") / "rejects.jsonl").read_text()
+    b = ingest(str(tmp_path / "slow.json"), ws, name="same", force=True)
+    assert a.format == b.format and a.rejected == b.rejected
+    assert fast.to_dicts() == ws.samples(["same"]).to_dicts()
+    records = lambda text: [(json.loads(l)["reason"], json.loads(l)["position"], json.loads(l)["record"]) for l in text.splitlines()]  # noqa: E731
+    assert records(fast_rejects) == records((ws.source_dir("same") / "rejects.jsonl").read_text())
+
+
+def test_multi_turn_blocks_do_take_the_column_path():
+    from mixwise.curate.ingest import _prepare_block
+
+    for rows, fmt in ((MULTI_TURN_CASES[0], "sharegpt"), (MULTI_TURN_CASES[1], "openai")):
+        prep = _prepare_block("".join(json.dumps(r) + "\n" for r in rows).encode(), fmt)
+        assert prep is not None and prep.n_records == len(rows)
+        assert prep.table.num_rows + len(prep.rejects) == len(rows)
+    for rows in MULTI_TURN_CASES[2:]:
+        assert _prepare_block("".join(json.dumps(r) + "\n" for r in rows).encode(), "sharegpt") is None
+
+
+def test_multi_turn_many_blocks_equal_record_path(tmp_path, ws, monkeypatch):
+    """Tiny blocks of ShareGPT rows: ids of copies across blocks, positions and rejects match the per-record path."""
+    import mixwise.curate.ingest as ingest_mod
+
+    rows = [_sg(("system", "s") if i % 5 == 0 else ("human", "warm-up"), ("human", f"q{i % 23}"),
+                ("gpt", f"a{i % 23}" if i % 31 else " ")) for i in range(300)]
+    write_jsonl(tmp_path / "fast.jsonl", rows)
+    (tmp_path / "slow.json").write_text(json.dumps(rows))
+    monkeypatch.setattr(ingest_mod, "BLOCK_BYTES", 700)
+    a = ingest(str(tmp_path / "fast.jsonl"), ws, name="same")
+    fast = ws.samples(["same"])
+    b = ingest(str(tmp_path / "slow.json"), ws, name="same", force=True)
+    assert a.rejected == b.rejected == {"empty_turn": 10}
+    assert fast.to_dicts() == ws.samples(["same"]).to_dicts()
+    assert fast["id"].n_unique() == fast.height and fast["messages"].null_count() < fast.height

@@ -101,6 +101,15 @@ def _first_reason(checks: list[tuple[pa.ChunkedArray, str]], n: int) -> pa.Chunk
     return reason
 
 
+def own_ids(table: pa.Table) -> pa.Array:
+    """Each record's own id as a string: the first non-empty of the ``ID_FIELDS`` columns, else null."""
+    own_id = pa.nulls(table.num_rows, pa.string())
+    for name in reversed([c for c in ID_FIELDS if c in table.column_names]):  # the first non-empty id field wins
+        value = table.column(name).cast(pa.string()).combine_chunks()
+        own_id = pc.if_else(pc.fill_null(pc.not_equal(value, ""), False), value, own_id)
+    return own_id
+
+
 def convert_block(table: pa.Table, fmt: str, original: Callable[[int], Any]):
     """``(rows, rejects)`` for a block of a flat format, or None when it needs the per-record path.
 
@@ -137,10 +146,7 @@ def convert_block(table: pa.Table, fmt: str, original: Callable[[int], Any]):
         if pc.any(has_x).as_py():  # one pass: prompt + ("\n\n" + input, or nothing)
             sep = pc.if_else(has_x, pa.scalar("\n\n"), pa.scalar(""))
             prompt = pc.binary_join_element_wise(p, sep, pc.fill_null(x, ""), "")
-    own_id = pa.chunked_array([pa.nulls(n, pa.string())])
-    for name in reversed(ids):  # the first non-empty id field wins
-        value = table.column(name).cast(pa.string())
-        own_id = pc.if_else(pc.fill_null(pc.not_equal(value, ""), False), value, own_id)
+    own_id = own_ids(table)
     out = pa.table({
         "index": pa.array(np.arange(n, dtype=np.int64)),
         "source_id": own_id,

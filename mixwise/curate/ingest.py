@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from mixwise import __version__
 from mixwise.curate import hub, ids
 from mixwise.curate.flat import SHAPES, convert_block, text_schema
+from mixwise.curate.turns import TURN_SHAPES, convert_turns_block
 from mixwise.curate.formats import FORMATS, Converted, Format, Reject, detect_format, known_formats, record_id
 from mixwise.curate.readers import Damage, FileReader, count_lines, fingerprint_hasher, hash_file
 from mixwise.curate.textnorm import norm, normalize_with_lengths
@@ -121,7 +122,7 @@ def file_fingerprint(files: list[Path]) -> str:
 class _Prepared:
     """A block converted column-wise, everything but what depends on earlier blocks (ids, positions)."""
 
-    table: pa.Table  # index (within the block), own_id, prompt, response, template, category
+    table: pa.Table  # index (within the block), own_id, prompt, response, template, category (+ system, messages, n_turns)
     digests: list[bytes]
     prompt_chars: np.ndarray
     response_chars: np.ndarray
@@ -133,20 +134,31 @@ class _Prepared:
 def _prepare_block(block: bytes | memoryview, fmt: str) -> _Prepared | None:
     """Parse, validate, convert, normalize and hash one JSON-lines block; None to use the per-record path.
 
-    Runs in worker threads: Arrow and polars release the GIL, so blocks are
+    Runs in worker threads: Arrow's kernels release the GIL, so blocks are
     prepared while the main thread writes the previous ones.
     """
-    fast = _fast_block(block, fmt)
-    if fast is None:
+    parsed = _parse_block(block, fmt)
+    if parsed is None:
         return None
-    (rows, rejects), n_records = fast
+    table, original = parsed
+    if fmt in TURN_SHAPES:
+        converted = convert_turns_block(table, fmt, original)
+        if converted is None:
+            return None
+        rows, rejects, keys, prompt_chars, response_chars = converted
+        return _Prepared(rows.rename_columns(["own_id" if c == "source_id" else c for c in rows.column_names]),
+                         ids.digests_of(keys), prompt_chars, response_chars, rejects, table.num_rows, count_lines(block))
+    converted = convert_block(table, fmt, original)
+    if converted is None:
+        return None
+    rows, rejects = converted
     prompt, prompt_chars = normalize_with_lengths(rows.column("prompt"))
     response, response_chars = normalize_with_lengths(rows.column("response"))
     keys = pc.binary_join_element_wise("\x1euser\x1f", prompt, "\x1eassistant\x1f", response, "")
     digests = ids.digests_of(keys)
-    table = pa.table({"index": rows.column("index"), "own_id": rows.column("source_id"), "prompt": prompt, "response": response,
-                      "template": rows.column("template"), "category": rows.column("category")})
-    return _Prepared(table, digests, prompt_chars, response_chars, rejects, n_records, count_lines(block))
+    out = pa.table({"index": rows.column("index"), "own_id": rows.column("source_id"), "prompt": prompt, "response": response,
+                    "template": rows.column("template"), "category": rows.column("category")})
+    return _Prepared(out, digests, prompt_chars, response_chars, rejects, table.num_rows, count_lines(block))
 
 
 def _single_turn(msgs: list[tuple[str, str]]) -> bool:
@@ -218,9 +230,10 @@ class _TableWriter:
             "source_id": pc.coalesce(t.column("own_id").cast(pa.string()), position),
             "prompt": t.column("prompt").cast(pa.string()),
             "response": t.column("response").cast(pa.string()),
-            "system": nulls,
-            "messages": pa.nulls(n, SAMPLE_SCHEMA.field("messages").type),
-            "n_turns": pa.array(np.ones(n, np.int32)),
+            # single-turn formats have no system prompt and no messages; multi-turn ones bring their own
+            "system": t.column("system") if "system" in t.column_names else nulls,
+            "messages": t.column("messages") if "messages" in t.column_names else pa.nulls(n, SAMPLE_SCHEMA.field("messages").type),
+            "n_turns": t.column("n_turns") if "n_turns" in t.column_names else pa.array(np.ones(n, np.int32)),
             "prompt_chars": pa.array(prep.prompt_chars, pa.int32()),
             "response_chars": pa.array(prep.response_chars, pa.int32()),
             "template": t.column("template").cast(pa.string()),
@@ -282,8 +295,8 @@ class _TableWriter:
             pq.write_table(SAMPLE_SCHEMA.empty_table(), self.path)
 
 
-def _fast_block(block: bytes | memoryview, fmt: str):
-    """Parse a block with Arrow and convert it column-wise; None to use the per-record path."""
+def _parse_block(block: bytes | memoryview, fmt: str) -> tuple[pa.Table, Callable[[int], Any]] | None:
+    """``(table, original)``: a block parsed by Arrow, and record i of it as Python; None when Arrow cannot parse it."""
 
     import pyarrow.json as pj
 
@@ -303,8 +316,7 @@ def _fast_block(block: bytes | memoryview, fmt: str):
             lines = [ln for ln in bytes(block).splitlines() if ln.strip()]
         return orjson.loads(lines[i])
 
-    converted = convert_block(table, fmt, original)
-    return None if converted is None else (converted, table.num_rows)
+    return table, original
 
 
 def _glibc() -> Any:
@@ -519,7 +531,8 @@ def ingest(
                         reader.damage.clear()
                         reader.raw_rejects.clear()
                         chosen = detect_format((rec for _, rec in head[:200]), where)
-                    fut = pool.submit(_prepare_block, block, chosen.name) if chosen.name in SHAPES else None
+                    column_wise = chosen.name in SHAPES or chosen.name in TURN_SHAPES
+                    fut = pool.submit(_prepare_block, block, chosen.name) if column_wise else None
                     pending.append((first_byte, block, fut))
                     while len(pending) > _WORKERS:
                         finish(*pending.popleft())
