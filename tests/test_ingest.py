@@ -221,17 +221,22 @@ def test_cli_ingest_and_sources_json(tmp_path, cli):
 ])
 def test_fast_block_path_equals_record_path(tmp_path, ws, fmt_rows):
     """JSONL goes through the column-wise fast path, a JSON array through per-record converters."""
-    write_jsonl(tmp_path / "fast.jsonl", fmt_rows)
-    (tmp_path / "slow.json").write_text(json.dumps(fmt_rows))
+    assert_paths_agree(tmp_path, ws, fmt_rows)
+
+
+def assert_paths_agree(tmp_path, ws, rows):
+    """Ingest ``rows`` as JSONL (column-wise where possible) and as a JSON array (record by record): same result."""
+    write_jsonl(tmp_path / "fast.jsonl", rows)
+    (tmp_path / "slow.json").write_text(json.dumps(rows))
     a = ingest(str(tmp_path / "fast.jsonl"), ws, name="same")
     fast = ws.samples(["same"])
     fast_rejects = (ws.source_dir("same") / "rejects.jsonl").read_text()
     b = ingest(str(tmp_path / "slow.json"), ws, name="same", force=True)
-    slow = ws.samples(["same"])
-    assert a.rejected == b.rejected
-    assert fast.to_dicts() == slow.to_dicts()
-    assert [json.loads(l)["record"] for l in fast_rejects.splitlines()] == [
-        json.loads(l)["record"] for l in (ws.source_dir("same") / "rejects.jsonl").read_text().splitlines()]
+    assert a.format == b.format and a.rejected == b.rejected
+    assert fast.to_dicts() == ws.samples(["same"]).to_dicts()
+    records = lambda text: [(json.loads(l)["reason"], json.loads(l)["position"], json.loads(l)["record"]) for l in text.splitlines()]  # noqa: E731
+    assert records(fast_rejects) == records((ws.source_dir("same") / "rejects.jsonl").read_text())
+    return a, fast
 
 
 def test_workspace_fingerprint_does_not_depend_on_file_location(tmp_path):
@@ -253,14 +258,9 @@ def test_many_blocks_in_threads_equal_record_path(tmp_path, ws, monkeypatch):
     import mixwise.curate.ingest as ingest_mod
 
     rows = [{"instruction": f"task {i % 37}", "input": "", "output": f"answer {i % 37}" if i % 50 else ""} for i in range(600)]
-    write_jsonl(tmp_path / "fast.jsonl", rows)
-    (tmp_path / "slow.json").write_text(json.dumps(rows))
     monkeypatch.setattr(ingest_mod, "BLOCK_BYTES", 2000)
-    a = ingest(str(tmp_path / "fast.jsonl"), ws, name="same")
-    fast = ws.samples(["same"])
-    b = ingest(str(tmp_path / "slow.json"), ws, name="same", force=True)
-    assert a.rejected == b.rejected == {"empty_output": 12}
-    assert fast.to_dicts() == ws.samples(["same"]).to_dicts()
+    report, fast = assert_paths_agree(tmp_path, ws, rows)
+    assert report.rejected == {"empty_output": 12}
     assert fast["id"].n_unique() == fast.height and fast["content_hash"].n_unique() == 37
 
 
@@ -362,16 +362,7 @@ MULTI_TURN_CASES = [
 @pytest.mark.parametrize("rows", MULTI_TURN_CASES)
 def test_multi_turn_fast_path_equals_record_path(tmp_path, ws, rows):
     """ShareGPT / OpenAI JSONL converted column-wise equals the per-record converter, rejects and reasons included."""
-    write_jsonl(tmp_path / "fast.jsonl", rows)
-    (tmp_path / "slow.json").write_text(json.dumps(rows))
-    a = ingest(str(tmp_path / "fast.jsonl"), ws, name="same")
-    fast = ws.samples(["same"])
-    fast_rejects = (ws.source_dir("same") / "rejects.jsonl").read_text()
-    b = ingest(str(tmp_path / "slow.json"), ws, name="same", force=True)
-    assert a.format == b.format and a.rejected == b.rejected
-    assert fast.to_dicts() == ws.samples(["same"]).to_dicts()
-    records = lambda text: [(json.loads(l)["reason"], json.loads(l)["position"], json.loads(l)["record"]) for l in text.splitlines()]  # noqa: E731
-    assert records(fast_rejects) == records((ws.source_dir("same") / "rejects.jsonl").read_text())
+    assert_paths_agree(tmp_path, ws, rows)
 
 
 def test_multi_turn_blocks_do_take_the_column_path():
@@ -391,12 +382,7 @@ def test_multi_turn_many_blocks_equal_record_path(tmp_path, ws, monkeypatch):
 
     rows = [_sg(("system", "s") if i % 5 == 0 else ("human", "warm-up"), ("human", f"q{i % 23}"),
                 ("gpt", f"a{i % 23}" if i % 31 else " ")) for i in range(300)]
-    write_jsonl(tmp_path / "fast.jsonl", rows)
-    (tmp_path / "slow.json").write_text(json.dumps(rows))
     monkeypatch.setattr(ingest_mod, "BLOCK_BYTES", 700)
-    a = ingest(str(tmp_path / "fast.jsonl"), ws, name="same")
-    fast = ws.samples(["same"])
-    b = ingest(str(tmp_path / "slow.json"), ws, name="same", force=True)
-    assert a.rejected == b.rejected == {"empty_turn": 10}
-    assert fast.to_dicts() == ws.samples(["same"]).to_dicts()
+    report, fast = assert_paths_agree(tmp_path, ws, rows)
+    assert report.rejected == {"empty_turn": 10}
     assert fast["id"].n_unique() == fast.height and fast["messages"].null_count() < fast.height
