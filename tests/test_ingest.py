@@ -386,3 +386,12 @@ def test_multi_turn_many_blocks_equal_record_path(tmp_path, ws, monkeypatch):
     report, fast = assert_paths_agree(tmp_path, ws, rows)
     assert report.rejected == {"empty_turn": 10}
     assert fast["id"].n_unique() == fast.height and fast["messages"].null_count() < fast.height
+
+
+def test_record_spans_skip_blank_lines_exactly():
+    from mixwise.curate.ingest import record_spans
+
+    block = b'{"a": 1}\n\n   \n\t{"b": 2}\r\n \r\n{"c": 3}'
+    starts, ends = record_spans(block)
+    assert [json.loads(block[s:e]) for s, e in zip(starts, ends)] == [{"a": 1}, {"b": 2}, {"c": 3}]
+    assert [len(x) for x in record_spans(b"")] == [0, 0] and [len(x) for x in record_spans(b"\n \n")] == [0, 0]
