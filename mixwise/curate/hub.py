@@ -76,6 +76,11 @@ def chunks(ds: Any, chunk_size: int = 20_000) -> Iterator[list[tuple[int, Any]]]
         index += n
 
 
+def tables(ds: Any, batch_rows: int = 50_000) -> Iterator[Any]:
+    """A loaded dataset as Arrow tables of up to ``batch_rows`` rows (no Python records), for column-wise conversion."""
+    yield from ds.with_format("arrow").iter(batch_size=batch_rows)
+
+
 def fingerprint(ds: Any) -> str:
     """The dataset's own fingerprint (datasets tracks it through every transform)."""
     return str(getattr(ds, "_fingerprint", "")) or "unknown"

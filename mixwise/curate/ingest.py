@@ -48,6 +48,8 @@ Progress = Callable[[int, int], None]  # (done, total) in bytes or records
 _WORKERS = 2
 #: Bytes of JSON lines parsed and converted as one block.
 BLOCK_BYTES = 16 << 20
+#: Rows of a Parquet file or hf dataset converted as one batch.
+TABLE_ROWS = 50_000
 
 
 @dataclass
@@ -141,13 +143,24 @@ def _prepare_block(block: bytes | memoryview, fmt: str) -> _Prepared | None:
     if parsed is None:
         return None
     table, original = parsed
+    return _prepare_table(table, fmt, original, count_lines(block))
+
+
+def _prepare_table(table: pa.Table, fmt: str, original: Callable[[int], Any] | None = None, n_lines: int = 0) -> _Prepared | None:
+    """Validate, convert, normalize and hash an Arrow table of records (a parsed block, a Parquet batch, a dataset batch).
+
+    ``original(i)`` gives record i as Python for the rejects file (default: from
+    the table itself). None when the table needs the per-record path.
+    """
+    if original is None:
+        original = lambda i: table.slice(i, 1).to_pylist()[0]  # noqa: E731
     if fmt in TURN_SHAPES:
         converted = convert_turns_block(table, fmt, original)
         if converted is None:
             return None
         rows, rejects, keys, prompt_chars, response_chars = converted
         return _Prepared(rows.rename_columns(["own_id" if c == "source_id" else c for c in rows.column_names]),
-                         ids.digests_of(keys), prompt_chars, response_chars, rejects, table.num_rows, count_lines(block))
+                         ids.digests_of(keys), prompt_chars, response_chars, rejects, table.num_rows, n_lines)
     converted = convert_block(table, fmt, original)
     if converted is None:
         return None
@@ -158,7 +171,7 @@ def _prepare_block(block: bytes | memoryview, fmt: str) -> _Prepared | None:
     digests = ids.digests_of(keys)
     out = pa.table({"index": rows.column("index"), "own_id": rows.column("source_id"), "prompt": prompt, "response": response,
                     "template": rows.column("template"), "category": rows.column("category")})
-    return _Prepared(out, digests, prompt_chars, response_chars, rejects, table.num_rows, count_lines(block))
+    return _Prepared(out, digests, prompt_chars, response_chars, rejects, table.num_rows, n_lines)
 
 
 def _single_turn(msgs: list[tuple[str, str]]) -> bool:
@@ -448,8 +461,8 @@ def ingest(
         ref = hub.HubRef.parse(source)
         dataset = hub.load(ref)
         fingerprint: str | None = hub.fingerprint(dataset)
-        inputs: list[tuple[str, Callable[[], Iterator[list[tuple[int, Any]]]], Any]] = [
-            (source, lambda: hub.chunks(dataset), None)
+        inputs: list[tuple[str, Callable[[], Iterator[list[tuple[int, Any]]]], Any, Callable[[], Iterator[pa.Table]] | None]] = [
+            (source, lambda: hub.chunks(dataset), None, lambda: hub.tables(dataset, TABLE_ROWS))
         ]
         total = len(dataset)
         described = {"hf": {"path": ref.path, "config": ref.config, "split": ref.split}}
@@ -461,7 +474,7 @@ def ingest(
         readers = [FileReader(f) for f in files]
         # With --limit, small chunks keep the reader from parsing (and tripping over) what lies past the limit.
         size = min(20_000, limit) if limit else 20_000
-        inputs = [(str(r.path), (lambda r=r: r.chunks(size)), r) for r in readers]
+        inputs = [(str(r.path), (lambda r=r: r.chunks(size)), r, (lambda r=r: r.tables(TABLE_ROWS)) if r.kind == "parquet" else None) for r in readers]
         total = sum(sizes)
         described = {"files": [str(f.resolve()) for f in files]}
 
@@ -517,7 +530,15 @@ def ingest(
                     continue
                 writer.add(record_id(rec) or position, conv)
 
-        for where, make_chunks, reader in inputs:
+        def add_prepared(prep: _Prepared, index: int, where: str, stem: str) -> None:
+            """Write a block or batch prepared column-wise whose first record is number ``index``."""
+            nonlocal seen_records
+            for pos, reason, rec in prep.rejects:
+                reject(where, f"{stem}:{pos + index}" if multi else str(pos + index), reason, "", rec)
+            writer.add_prepared(prep, index, stem if multi else None)
+            seen_records += prep.n_records
+
+        for where, make_chunks, reader, make_tables in inputs:
             stem = Path(where).stem
             streamed = False
             if hasher is not None and reader is not None:
@@ -539,11 +560,8 @@ def ingest(
                         line += count_lines(block)
                     else:
                         line += prep.n_lines
-                        for pos, reason, rec in prep.rejects:
-                            reject(where, f"{stem}:{pos + index}" if multi else str(pos + index), reason, "", rec)
-                        writer.add_prepared(prep, index, stem if multi else None)
+                        add_prepared(prep, index, where, stem)
                         index += prep.n_records
-                        seen_records += prep.n_records
                     writer.flush()
                     reader.release(first_byte, len(block))
                     if progress is not None:
@@ -562,6 +580,40 @@ def ingest(
                         finish(*pending.popleft())
                 while pending:
                     finish(*pending.popleft())
+            elif make_tables is not None and limit is None:
+                # Columnar sources (Parquet, hf datasets) come as Arrow tables: the same column-wise conversion.
+                index, done_rows = 0, 0
+                pending_tables: deque = deque()
+
+                def finish_table(table: pa.Table, prepared: Future | None) -> None:
+                    nonlocal index, done_rows
+                    prep = prepared.result() if prepared is not None else None
+                    if prep is None:
+                        chunk = list(enumerate(table.to_pylist(), start=index))
+                        convert_records(chunk, where, stem)
+                        index += len(chunk)
+                    else:
+                        add_prepared(prep, index, where, stem)
+                        index += prep.n_records
+                    writer.flush()
+                    done_rows += table.num_rows
+                    if progress is not None:
+                        share = reader.size() if reader is not None else total
+                        progress(done_bytes + min(share, done_rows * share // max(total_rows(), 1)), total)
+
+                def total_rows() -> int:
+                    return reader.num_rows() if reader is not None else total
+
+                for table in make_tables():
+                    if chosen is None:
+                        chosen = detect_format(table.slice(0, 200).to_pylist(), where)
+                    column_wise = chosen.name in SHAPES or chosen.name in TURN_SHAPES
+                    fut = pool.submit(_prepare_table, table, chosen.name) if column_wise else None
+                    pending_tables.append((table, fut))
+                    while len(pending_tables) > _WORKERS:
+                        finish_table(*pending_tables.popleft())
+                while pending_tables:
+                    finish_table(*pending_tables.popleft())
             else:
                 for chunk in make_chunks():
                     if chosen is None:

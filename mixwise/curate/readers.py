@@ -362,18 +362,32 @@ class FileReader:
 
     # -- columnar ------------------------------------------------------------
     def _parquet_chunks(self, chunk_size: int) -> Iterator[list[tuple[int, Any]]]:
-        import pyarrow.parquet as pq
-
-        try:
-            pf = pq.ParquetFile(self.path)
-        except Exception as e:  # pyarrow raises several types for a bad file
-            raise InputError(f"{self.path} is not a readable Parquet file ({e})", "re-export it, or pass --format for another type") from e
         index = 0
-        for batch in pf.iter_batches(batch_size=chunk_size):
+        for batch in self._parquet_file().iter_batches(batch_size=chunk_size):
             rows = batch.to_pylist()
             yield list(enumerate(rows, start=index))
             index += len(rows)
         self.bytes_read = self.size()
+
+    def _parquet_file(self) -> Any:
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.ParquetFile(self.path)
+        except Exception as e:  # pyarrow raises several types for a bad file
+            raise InputError(f"{self.path} is not a readable Parquet file ({e})", "re-export it, or pass --format for another type") from e
+
+    def tables(self, batch_rows: int = 50_000) -> Iterator[Any]:
+        """A Parquet file as Arrow tables of up to ``batch_rows`` rows, for column-wise conversion."""
+        import pyarrow as pa
+
+        for batch in self._parquet_file().iter_batches(batch_size=batch_rows):
+            yield pa.Table.from_batches([batch])
+        self.bytes_read = self.size()
+
+    def num_rows(self) -> int:
+        """Rows of a Parquet file, from its footer."""
+        return self._parquet_file().metadata.num_rows
 
     def _csv_chunks(self, chunk_size: int) -> Iterator[list[tuple[int, Any]]]:
         import polars as pl

@@ -53,6 +53,8 @@ def convert_turns_block(table: pa.Table, fmt: str, original: Callable[[int], Any
     if field not in table.column_names:
         return None
     col = table.column(field).combine_chunks()
+    if pa.types.is_large_list(col.type) and pa.types.is_struct(col.type.value_type):
+        col = col.cast(pa.list_(col.type.value_field))  # e.g. from Parquet or a dataset: one batch fits 32-bit offsets
     if not pa.types.is_list(col.type) or not pa.types.is_struct(col.type.value_type):
         return None
     names = [col.type.value_type.field(i).name for i in range(col.type.value_type.num_fields)]
