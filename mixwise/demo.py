@@ -9,6 +9,8 @@ in order in its own workspace so it never touches the user's.
 from __future__ import annotations
 
 import importlib
+import os
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mixwise.errors import MixwiseError
@@ -74,6 +77,7 @@ STEPS: list[tuple[str, str | Callable[[DemoContext], None]]] = [
     ("train", "mixwise.finetune.demo:demo_step"),
     ("eval mc", "mixwise.evaluate.mc:demo_step"),
     ("judge", "mixwise.evaluate.judge_demo:demo_step"),
+    ("attribute", "mixwise.evaluate.attribute:demo_step"),
 ]
 
 
@@ -82,6 +86,33 @@ def _resolve(step: str | Callable[[DemoContext], None]) -> Callable[[DemoContext
         return step
     module, func = step.split(":")
     return getattr(importlib.import_module(module), func)
+
+
+def _shown(path: str | Path) -> str:
+    """A path as the user would type it: relative to the current folder when it lies inside it."""
+    rel = os.path.relpath(Path(path).resolve())
+    return shlex.quote(rel if not rel.startswith("..") else str(Path(path).resolve()))
+
+
+def next_commands(ctx: DemoContext) -> list[tuple[str, str]]:
+    """(what it shows, command) to explore what this demo run wrote; only for steps that ran."""
+    ws = _shown(ctx.ws.root)
+    cmds = [("sources, rows and rejects", f"mixwise -w {ws} sources")]
+    if "clusters" in ctx.notes:
+        cmds.append(("the topic clusters", f"mixwise -w {ws} clusters"))
+    if "style_counts" in ctx.notes:
+        cmds.append(("styles per source and topic", f"mixwise -w {ws} styles"))
+    if "dedup" in ctx.notes:
+        cmds.append(("duplicate groups", f"mixwise -w {ws} dups list"))
+    mix = (ctx.notes.get("mix") or {}).get("manifests") or {}
+    if len(mix) >= 2:
+        (a, pa), (b, pb) = [(name, Path(p)) for name, p in list(mix.items())[:2]]
+        cmds.append(("the two mixtures side by side",
+                     f"mixwise diff {a}@{pa.name} {b}@{pb.name} -m {_shown(pa.parent.parent)}"))
+    runs = [d for name, d in (ctx.notes.get("runs") or {}).items() if name in (ctx.notes.get("eval_mc") or {})]
+    if len(runs) >= 2:
+        cmds.append(("score changes by mixture", "mixwise attribute " + " ".join(_shown(r) for r in runs) + " --label demo"))
+    return cmds
 
 
 def run_demo(out: Path, *, rows: int = 2000, seed: int = 0, console: Console | None = None, only: list[str] | None = None) -> DemoContext:
@@ -96,4 +127,9 @@ def run_demo(out: Path, *, rows: int = 2000, seed: int = 0, console: Console | N
         ctx.console.rule(f"[bold]{name}")
         _resolve(step)(ctx)
         ctx.console.print(f"[dim]{name} took {time.perf_counter() - started:.1f}s[/]")
+    ctx.console.rule("[bold]next")
+    for what, cmd in next_commands(ctx):
+        ctx.console.print(f"[dim]{what}:[/] {escape(cmd)}", soft_wrap=True, highlight=False)
+    if "map_html" in ctx.notes:
+        ctx.console.print(f"[dim]the topic map:[/] open {_shown(ctx.notes['map_html'])} in a browser", soft_wrap=True, highlight=False)
     return ctx

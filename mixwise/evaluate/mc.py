@@ -139,7 +139,7 @@ def evaluate(model: str, tasks: list[Task], *, data_dir: DataDirs = None, limit:
 
 
 def demo_step(ctx) -> None:
-    """Demo: score a model (the demo's trained run if there is one, else Gemma 3 270M) on generated arithmetic."""
+    """Demo: score each of the demo's trained runs (else Gemma 3 270M) on generated arithmetic."""
     import random as _random
 
     from mixwise.errors import MixwiseError
@@ -160,13 +160,17 @@ def demo_step(ctx) -> None:
     spec.write_text(f"include: {TASKS_DIR / 'gauntlet' / '_mc.yaml'}\ntask: demo_addition\nversion: 1\n"
                     "category: symbolic_problem_solving\nrandom_baseline: 0.25\nnum_fewshot: 3\n"
                     "dataset: {local: symbolic_problem_solving/demo_addition.jsonl}\ndelimiter: \"\\nAnswer: \"\n")
-    model = str(ctx.notes.get("run_dir") or ctx.notes.get("run") or "gemma3-270m")
-    try:
-        result = evaluate(model, [load_task(str(spec))], data_dir=ctx.out / "eval_data", out=ctx.out / "results", label="demo")
-    except MixwiseError as e:
-        ctx.console.print(f"[yellow]eval mc skipped:[/] {e.line()}")
-        return
-    a = result["tasks"]["demo_addition"]
-    ctx.notes["eval_mc"] = result["results_dir"]
-    ctx.console.print(f"eval mc on {model}: demo_addition (3-shot, 4 choices, chance 0.25) acc {a['acc']:.3f} ± {a['acc_stderr']:.3f}, "
-                      f"acc_norm {a['acc_norm']:.3f}, {a['n']} items in {a['seconds']:.1f}s; records in {result['results_dir']}")
+    models = ctx.notes.get("runs") or {"model": str(ctx.notes.get("run") or "gemma3-270m")}
+    done = {}
+    for name, model in models.items():
+        try:
+            result = evaluate(str(model), [load_task(str(spec))], data_dir=ctx.out / "eval_data", out=ctx.out / "results", label="demo")
+        except MixwiseError as e:
+            ctx.console.print(f"[yellow]eval mc skipped for {name}:[/] {e.line()}")
+            continue
+        a = result["tasks"]["demo_addition"]
+        done[name] = result["results_dir"]
+        ctx.console.print(f"eval mc on [bold]{name}[/]: demo_addition (3-shot, 4 choices, chance 0.25) acc {a['acc']:.3f} "
+                          f"± {a['acc_stderr']:.3f}, acc_norm {a['acc_norm']:.3f}, {a['n']} items in {a['seconds']:.1f}s")
+        ctx.console.print(f"  records in {result['results_dir']}")
+    ctx.notes["eval_mc"] = done

@@ -1,6 +1,6 @@
-"""The ``train`` step of ``mixwise demo``: a few steps of the tiny model on the demo's manifest.
+"""The ``train`` step of ``mixwise demo``: a few steps of the tiny model on each of the demo's manifests.
 
-Uses the manifest the mix step left in ``ctx.notes["manifest"]`` when there is one;
+Uses the manifests the mix step left in ``ctx.notes["mix"]`` when there are any;
 otherwise it writes a small stand-in manifest (the first rows of the demo
 workspace, in the manifest contract shape) so the step also runs on its own.
 """
@@ -26,17 +26,26 @@ def standin_manifest(ctx, rows: int = 32) -> Path:
 
 
 def demo_step(ctx) -> None:
-    """Train tiny-random for a few steps with the quick recipe and show the masking audit and the loss."""
+    """Train tiny-random for a few steps on each demo mixture; show the masking audit and the loss.
+
+    With the mix step's two manifests it trains one run per mixture
+    (``ctx.notes["runs"]``: mixture name -> run folder), so the eval and
+    attribute steps can compare them; on its own it trains one stand-in run.
+    """
     from mixwise.finetune.train import train
 
-    manifest = ctx.notes.get("manifest") or standin_manifest(ctx)
-    res = train(manifest, "tiny-random", recipe="quick", max_steps=3, out=ctx.out / "runs", run_name="demo",
-                overrides={"max_length": 128, "batch_size": 4, "micro_batch_size": 2, "seed": ctx.seed})
-    rec = res.record
-    m = rec["data"]["masking"]
-    ctx.console.print(f"masking audit: {m['trained_tokens']:,} of {m['tokens']:,} tokens are response tokens "
-                      f"({m['trained_fraction']:.0%}), template {m['template']}")
-    losses = " -> ".join(f"{p['loss']:.3f}" for p in rec["loss_curve"])
-    ctx.console.print(f"tiny-random, {rec['steps']} steps: loss {losses}; {rec['throughput']['tokens_per_s']:,.0f} tokens/s")
-    ctx.console.print(f"run record: {res.run_dir / 'run.json'}")
-    ctx.notes["run"] = str(res.run_dir)
+    mix = ctx.notes.get("mix", {}).get("manifests") or {"demo": str(ctx.notes.get("manifest") or standin_manifest(ctx))}
+    runs = {}
+    for name, manifest in mix.items():
+        res = train(manifest, "tiny-random", recipe="quick", max_steps=3, out=ctx.out / "runs", run_name=name,
+                    overrides={"max_length": 128, "batch_size": 4, "micro_batch_size": 2, "seed": ctx.seed})
+        rec = res.record
+        m = rec["data"]["masking"]
+        losses = " -> ".join(f"{p['loss']:.3f}" for p in rec["loss_curve"])
+        ctx.console.print(f"[bold]{name}[/]: tiny-random, {rec['steps']} steps, loss {losses}; "
+                          f"{rec['throughput']['tokens_per_s']:,.0f} tokens/s; masking audit: {m['trained_tokens']:,} of "
+                          f"{m['tokens']:,} tokens are response tokens ({m['trained_fraction']:.0%}), template {m['template']}")
+        ctx.console.print(f"  run record: {res.run_dir / 'run.json'}")
+        runs[name] = str(res.run_dir)
+    ctx.notes["runs"] = runs
+    ctx.notes["run"] = runs[next(reversed(runs))]  # the last mixture (the mix step's diverse one) is "the" run
