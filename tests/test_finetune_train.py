@@ -144,3 +144,27 @@ def test_gemma3_270m_smoke(tmp_path):
     out = model.generate(**tok("<start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\n", return_tensors="pt"),
                          max_new_tokens=3, do_sample=False)
     assert out.shape[1] > 3
+
+
+def test_checkpointing_recomputes_without_changing_gradients():
+    """enable_checkpointing turns recomputation on (by either transformers name) and leaves the gradients as they were."""
+    import warnings
+
+    from mixwise.finetune.train import enable_checkpointing
+    from mixwise.models import load_causal_lm
+
+    grads = []
+    for checkpointed in (False, True):
+        torch.manual_seed(0)
+        model, _ = load_causal_lm("tiny-random", device="cpu")
+        model.train()
+        if checkpointed:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", FutureWarning)  # no deprecated name on the way
+                enable_checkpointing(model)
+            flag = getattr(model, "is_activation_checkpointing", None)
+            assert flag if flag is not None else model.is_gradient_checkpointing
+        ids = torch.arange(2, 34).reshape(2, 16)
+        model(ids, labels=ids).loss.backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+    assert torch.allclose(grads[0], grads[1], atol=1e-5)

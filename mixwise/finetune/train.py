@@ -80,6 +80,15 @@ def make_optimizer(model, recipe: Recipe, device: str) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=recipe.lr, betas=tuple(recipe.betas), fused=device.startswith("cuda"))
 
 
+
+def enable_checkpointing(model) -> None:
+    """Recompute activations in the backward pass (non-reentrant), by whichever name this transformers has."""
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x renamed it; the old name warns
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 def train(manifest: str | Path, model_name: str, *, recipe: str = "lima", overrides: dict | None = None,
           max_steps: int | None = None, out: str | Path = "runs", run_name: str | None = None,
           resume: str | Path | None = None, device: str | None = None, manifests_root: str | None = None,
@@ -106,7 +115,7 @@ def train(manifest: str | Path, model_name: str, *, recipe: str = "lima", overri
         model.resize_token_embeddings(len(tok))
     dropout = add_residual_dropout(model, r.residual_dropout)
     if r.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        enable_checkpointing(model)
     if r.lora is not None:
         model = add_lora(model, r.lora)
         if resume_dir is not None:
