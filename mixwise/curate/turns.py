@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mixwise.curate.flat import PY_WHITESPACE, _is_text, _strip, own_ids
+from mixwise.curate.flat import PY_WHITESPACE, _blank, _is_text, _strip, own_ids
 from mixwise.curate.formats import ID_FIELDS, ROLE_ALIASES
 from mixwise.curate.textnorm import norm, normalize_with_lengths
 from mixwise.schema import SAMPLE_SCHEMA
@@ -86,7 +86,7 @@ def convert_turns_block(table: pa.Table, fmt: str, original: Callable[[int], Any
     # The first failing turn decides a row's reason, checked in the record converter's order.
     codes = np.zeros(m, dtype=np.int8)
     checks = [(np.asarray(pc.is_null(who)), 1), (~known, 2), (np.asarray(pc.is_null(raw_text)), 3),
-              (np.asarray(pc.fill_null(pc.equal(text, ""), False)), 4)]
+              (np.asarray(pc.fill_null(_blank(pa.chunked_array([text])), False)), 4)]
     for failed, code in reversed(checks):
         codes[failed] = code
     turn_reasons = [None, f"missing_{role_key}", "unknown_role", f"missing_{text_key}", "empty_turn"]
