@@ -9,7 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from mixwise.curate.style_model import SHIPPED_MODEL, StyleModel, classify
+from mixwise.curate.style_features import FEATURE_NAMES, feature_matrix
+from mixwise.curate.style_model import REQUIRES, SHIPPED_MODEL, StyleModel, classify
 from mixwise.curate.style_refs import STYLES
 
 from tests.fixtures.style_examples import EXAMPLES
@@ -43,12 +44,37 @@ def test_shipped_model_classifies_handwritten_examples():
 
 def test_save_load_roundtrip(tmp_path):
     rng = np.random.default_rng(0)
-    m = StyleModel(["a", "b"], rng.normal(size=28), np.ones(28), rng.normal(size=(2, 28 + 4)), np.zeros(2), temperature=1.7)
+    n = len(FEATURE_NAMES)
+    m = StyleModel(["a", "b"], rng.normal(size=n), np.ones(n), rng.normal(size=(2, n + 4)), np.zeros(2), temperature=1.7)
     m.save(tmp_path / "m.npz")
     back = StyleModel.load(tmp_path / "m.npz")
-    feats, emb = rng.normal(size=(3, 28)), rng.normal(size=(3, 4))
+    feats, emb = rng.normal(size=(3, n)), rng.normal(size=(3, 4))
     np.testing.assert_allclose(back.predict_proba(feats, emb), m.predict_proba(feats, emb), rtol=1e-5)
     assert back.decide(np.array([[0.45, 0.55], [0.9, 0.1]]), 0.6) == ["mixed", "a"]
+
+
+def test_multiple_choice_is_ruled_out_where_the_prompt_offers_no_options():
+    """The shipped model can never call a row multiple_choice without options; with options the class is open."""
+    m = StyleModel.load()
+    assert REQUIRES["multiple_choice"] in m.feature_names
+    mc = m.classes.index("multiple_choice")
+    passage = "Please read this text and reply OK.\n\n" + "The committee met on Tuesday and discussed the budget. " * 30
+    options = "Which planet is largest?\n(A) Mars (B) Jupiter (with its moons) (C) Venus (D) Earth"
+    feats = feature_matrix([passage, options, passage], ["OK.", "B", "Acknowledged."])
+    emb = np.zeros((3, m.coef.shape[1] - len(FEATURE_NAMES)))
+    proba = m.predict_proba(feats, emb)
+    assert proba[0, mc] == 0.0 and proba[2, mc] == 0.0
+    assert proba[1].argmax() == mc
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    # the same weights without the rule would give the passage rows a non-zero multiple_choice probability
+    unruled = softmax_of(m, feats, emb)
+    assert unruled[0, mc] > 0
+
+
+def softmax_of(m, feats, emb):
+    z = m.design(feats, emb) @ m.coef.T + m.intercept
+    z = np.exp((z - z.max(axis=1, keepdims=True)) / m.temperature)
+    return z / z.sum(axis=1, keepdims=True)
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from mixwise.curate.style_features import FEATURE_NAMES, code_fraction, feature_dict, feature_matrix
+from mixwise.curate.style_features import FEATURE_NAMES, code_fraction, feature_dict, feature_matrix, offers_options
 
 LONG_WITH_SNIPPET = """Sorting in Python is usually done with the built-in `sorted` function, which returns a new list.
 
@@ -122,3 +122,17 @@ def test_non_latin_text_and_whitespace_only():
 def test_mismatched_lengths_fail():
     with pytest.raises(ValueError):
         feature_matrix(["a"], [])
+
+
+@pytest.mark.parametrize("prompt, offered", [
+    ("Q?\nA. one\nB. two\nC. three", True),
+    ("Q?\n(a) one\n(b) two", True),
+    ("Which is equivalent to (a* + b)*?\n(A) a*(c + d)+ b(c + d) (B) a*(c + d)* + b(c + d)*", True),  # parentheses in options
+    ("Answer: (C) only", False),  # one letter offers no choice
+    ("Which of the following are fruits: apple, carrot, pear?", False),  # a phrase, no lettered options
+    ("Read this passage and reply OK.\n\nIt was a dark night (a very dark one).", False),
+    ("", False),
+])
+def test_offers_options(prompt, offered):
+    assert offers_options(prompt) is offered
+    assert feature_dict(prompt, "x")["prompt_offers_options"] == float(offered)

@@ -26,6 +26,8 @@ _BOLD = re.compile(r"\*\*[^*\n]+\*\*")
 # An answer-option line: "A. text", "(b) text", "C) text", "D: text".
 _OPTION_LINE = re.compile(r"^\s*\(?([A-Ea-e])[).:]\s+\S")
 _INLINE_OPTIONS = re.compile(r"\(([A-Ea-e])\)\s*\S[^()]{0,200}?\(([A-Ea-e])\)\s*\S")
+# A lettered option inside a line: "(A) text", "(b) text" after a space, colon or line start (option text may hold parentheses).
+_INLINE_LETTER = re.compile(r"(?:^|[\s:;,])\(([A-Ea-e])\)\s*\S", re.M)
 _WHICH = re.compile(r"\b(which of the following|choose the (?:best|correct)|select the (?:best|correct)|correct answer|true or false)\b", re.I)
 # A response that answers with an option letter: "B", "(c)", "D. text", or "... the answer is (A) ..." near its start.
 _LETTER_START = re.compile(r"^\s*(?:\(([A-Ea-e])\)|([A-E])(?:[.):,]|\s*$))")
@@ -85,6 +87,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "prompt_numbers",
     "prompt_code_words",
     "prompt_code_frac",
+    "prompt_offers_options",
 )
 
 
@@ -118,6 +121,17 @@ def _option_lines(text: str) -> int:
     """Distinct option letters that start lines (A., B), (c) ...); 0 or 1 means no option list."""
     letters = {m.group(1).upper() for line in text.splitlines() if (m := _OPTION_LINE.match(line))}
     return len(letters) if len(letters) >= 2 else 0
+
+
+def offers_options(prompt: str) -> bool:
+    """Whether the prompt offers lettered answer options: two or more option lines, or two or more inline "(A) ..." letters.
+
+    A ``multiple_choice`` answer needs options to choose from, so the style model
+    rules that class out where this is false (see ``StyleModel.logits``).
+    """
+    if _option_lines(prompt):
+        return True
+    return len({m.group(1).upper() for m in _INLINE_LETTER.finditer(prompt)}) >= 2
 
 
 def _frac(n: int, d: int) -> float:
@@ -165,6 +179,7 @@ def features(prompt: str, response: str) -> list[float]:
         _log(len(_NUMBER.findall(prompt))),
         _log(len(_CODE_PROMPT.findall(prompt))),
         code_fraction(prompt),
+        1.0 if offers_options(prompt) else 0.0,
     ]
 
 

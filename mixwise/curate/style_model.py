@@ -63,6 +63,12 @@ def embed_pairs(
     return np.stack([cache[h] for h in hashes]).astype(np.float32)
 
 
+#: Hard rules of the taxonomy: class -> binary feature it needs. An answer cannot pick an option the prompt
+#: does not offer; without this rule, long pasted texts answered "OK." / "Acknowledged." looked like
+#: reading-passage MC items (BIG-bench fables) to the linear model.
+REQUIRES: dict[str, str] = {"multiple_choice": "prompt_offers_options"}
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -89,7 +95,12 @@ class StyleModel:
         return np.hstack([(feats - self.mean) / self.scale, emb * self.embed_weight]).astype(np.float64)
 
     def logits(self, feats: np.ndarray, emb: np.ndarray) -> np.ndarray:
-        return self.design(feats, emb) @ self.coef.T + self.intercept
+        """Class scores; a class in ``REQUIRES`` is ruled out (-inf) on rows where its required feature is 0."""
+        z = self.design(feats, emb) @ self.coef.T + self.intercept
+        for cls, feature in REQUIRES.items():
+            if cls in self.classes and feature in self.feature_names and len(self.classes) > 1:
+                z[feats[:, self.feature_names.index(feature)] == 0, self.classes.index(cls)] = -np.inf
+        return z
 
     def predict_proba(self, feats: np.ndarray, emb: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities, columns in ``classes`` order."""
