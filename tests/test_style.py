@@ -206,3 +206,15 @@ def test_references_have_two_sources_per_style(shared_data):
         sources[r.label].add(r.source)
     # leave-one-source-out needs every style in at least two sources
     assert {k: len(v) >= 2 for k, v in sources.items()} == {k: True for k in STYLES}
+
+
+def test_a_model_trained_on_older_features_says_how_to_retrain(tmp_path):
+    from mixwise.errors import MixwiseError
+
+    m = StyleModel.load()
+    m.feature_names = [n for n in m.feature_names if n != "prompt_offers_options"]
+    m.mean, m.scale = m.mean[:-1], m.scale[:-1]
+    m.save(tmp_path / "old.npz")
+    with pytest.raises(MixwiseError) as e:
+        StyleModel.load(tmp_path / "old.npz")
+    assert "lacks prompt_offers_options" in e.value.line() and "mixwise style --train" in e.value.line()

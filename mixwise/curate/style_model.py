@@ -146,7 +146,10 @@ class StyleModel:
             header = json.loads(str(z["header"]))
             arrays = {k: z[k].astype(np.float64) for k in ("mean", "scale", "coef", "intercept")}
         if header["feature_names"] != list(FEATURE_NAMES):
-            raise MixwiseError(f"style model {path} was trained on other features", "retrain it: python -m mixwise.curate.style_train")
+            new = sorted(set(FEATURE_NAMES) - set(header["feature_names"]))
+            fix = ("retrain it: python -m mixwise.curate.style_train" if path == SHIPPED_MODEL else
+                   "retrain it on your labels with this version: mixwise style --train LABELS.csv (or pass --model to use another)")
+            raise MixwiseError(f"style model {path} was trained on other features" + (f" (it lacks {', '.join(new)})" if new else ""), fix)
         return cls(classes=header["classes"], temperature=header["temperature"], embed_weight=header["embed_weight"],
                    threshold=header["threshold"], feature_names=header["feature_names"], meta=header["meta"], **arrays)
 
