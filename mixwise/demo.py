@@ -73,6 +73,7 @@ STEPS: list[tuple[str, str | Callable[[DemoContext], None]]] = [
     ("topics", "mixwise.curate.cluster:demo_step"),
     ("dedup", "mixwise.curate.dedup_stage:demo_step"),
     ("style", "mixwise.curate.style:demo_step"),
+    ("quality", "mixwise.curate.quality:demo_step"),
     ("mix", "mixwise.mixing.demo:demo_step"),
     ("train", "mixwise.finetune.demo:demo_step"),
     ("eval mc", "mixwise.evaluate.mc:demo_step"),
@@ -102,6 +103,8 @@ def next_commands(ctx: DemoContext) -> list[tuple[str, str]]:
         cmds.append(("the topic clusters", f"mixwise -w {ws} clusters"))
     if "style_counts" in ctx.notes:
         cmds.append(("styles per source and topic", f"mixwise -w {ws} styles"))
+    if "quality" in ctx.notes:
+        cmds.append(("refusals and truncated answers", f"mixwise -w {ws} quality"))
     if "dedup" in ctx.notes:
         cmds.append(("duplicate groups", f"mixwise -w {ws} dups list"))
     mix = (ctx.notes.get("mix") or {}).get("manifests") or {}

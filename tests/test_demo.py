@@ -35,6 +35,7 @@ def test_demo_runs_the_whole_loop_and_its_next_commands_work(tmp_path, monkeypat
     assert comp["run"] == "sharegpt-diverse-long"
     # the diverse mixture takes only long-form answers, so that style's share must rise
     assert comp["composition"]["style"]["long_form"] > 0.2
+    assert "quality: refusals and truncated answers left out" in ctx.notes["mix"]["notes"]
     s = comp["scores"]["demo_addition"]
     assert s["n"] == 24 and s["lo"] <= s["delta"] <= s["hi"]
     assert s["delta"] == pytest.approx(s["score"] - s["base"])
@@ -45,7 +46,7 @@ def test_demo_runs_the_whole_loop_and_its_next_commands_work(tmp_path, monkeypat
     # every suggested command runs against what the demo wrote (paths are relative to the current folder)
     block = text[text.index("next"):]
     cmds = [line.split(": ", 1)[1] for line in block.splitlines() if ": mixwise " in line]
-    assert len(cmds) == 6, block
+    assert len(cmds) == 7, block
     runner = CliRunner()
     for cmd in cmds:
         args = shlex.split(cmd)

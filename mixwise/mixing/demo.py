@@ -48,6 +48,9 @@ def demo_specs(ws, size: int, seed: int) -> tuple[dict, dict, list[str]]:
     else:
         strategy = "random"
         notes.append("spread = random (no embeddings or clusters yet)")
+    if "q_flags" in table.columns:
+        long_filter = {**long_filter, "score": {"q_flags": {"max": 0}}}
+        notes.append("quality: refusals and truncated answers left out")
     drop = ["exact"] + (["near"] if "dup_kind" in table.columns else [])
     notes.append(f"dedup drops {', '.join(drop)}")
     common = {"seed": seed, "dedup": {"drop": drop}}

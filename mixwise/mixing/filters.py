@@ -33,6 +33,8 @@ def stage_for(column: str) -> tuple[str, str] | None:
         return STAGE_OF["style"]
     if column.startswith("dup_"):
         return STAGE_OF["dup_kind"]
+    if column.startswith("q_"):
+        return ("quality", "mixwise quality")
     return None
 
 
