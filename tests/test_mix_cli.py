@@ -38,6 +38,9 @@ def test_limit_recipes_on_local_copies(cli, shared_data):
     assert first_half.height == 2  # interleaved, not LIMA then dolly
     listing = json.loads(cli("manifests", "--json").output)
     assert {m["name"] for m in listing} == {"lima-1k", "lima-plus-instruct"}
+    table = cli("manifests").output  # 80 columns under the test runner: nothing may be cut off
+    assert "…" not in table and all(m["version"] in table for m in listing)
+    assert "lima-plus-i" in table and "nstruct" in table  # the long name folds onto a second line
     r = cli("manifest", "show", "lima-plus-instruct")
     assert r.exit_code == 0 and "short by 4,000 samples" in r.output and "fingerprint" in r.output
     d = json.loads(cli("diff", "lima-1k", "lima-plus-instruct", "--json").output)

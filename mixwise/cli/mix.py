@@ -88,12 +88,16 @@ def manifests(
     if not rows:
         console.print(f"no manifests in {manifests_dir(manifests)}; build one with: mixwise mix SPEC.yaml")
         return
-    table = Table(title=f"manifests in {manifests_dir(manifests)}")
-    for col in ("name", "version", "parent", "samples", "tokens", "created"):
-        table.add_column(col, justify="right" if col in ("samples", "tokens") else "left")
+    table = Table(title=f"manifests in {manifests_dir(manifests)}", caption="* the latest version of its name")
+    for col in ("name", "version", "parent", "samples", "tokens", "created (UTC)"):
+        # names fold onto a second line rather than lose their end; the other columns keep their width
+        table.add_column(col, justify="right" if col in ("samples", "tokens") else "left",
+                         overflow="fold" if col == "name" else "ellipsis", no_wrap=col != "name")
     for r in rows:
-        table.add_row(r["name"], r["version"] + (" (latest)" if r["latest"] else ""), r["parent"] or "-",
-                      f"{r['samples']:,}", f"{r['tokens']:,}", r["created_at"] or "")
+        # "2026-11-23T17:38:35+00:00" -> "2026-11-23 17:38": the full stamp is in --json
+        created = (r["created_at"] or "")[:16].replace("T", " ")
+        table.add_row(r["name"], r["version"] + (" *" if r["latest"] else ""), r["parent"] or "-",
+                      f"{r['samples']:,}", f"{r['tokens']:,}", created)
     console.print(table)
 
 
