@@ -129,6 +129,28 @@ def test_stage_view_cli_and_spec_filter(ws, tmp_path, cli):
     assert manifest["counts"]["samples"] == 2
 
 
+def test_manifests_record_quality_classes_and_diff_and_attribute_see_them(ws, tmp_path, cli):
+    from mixwise.evaluate.attribute import _shares
+
+    _workspace_with(ws, tmp_path, CHAT)
+    score_workspace(ws)
+    specs = {"all": "", "clean": "    filter: {score: {q_flags: {max: 0}}}\n"}
+    built = {}
+    for name, extra in specs.items():
+        spec = tmp_path / f"{name}.yaml"
+        spec.write_text(f"name: {name}\nseed: 1\ncomponents:\n  - name: c\n{extra}    count: 4\n    shortfall: allow\n")
+        built[name] = json.loads(cli("mix", str(spec), "--json").stdout)
+    by = {k: v["samples"] for k, v in built["all"]["composition"]["by_quality"].items()}
+    assert by == {"clean": 2, "refusal": 1, "truncated": 1}
+    assert {k: v["samples"] for k, v in built["clean"]["composition"]["by_quality"].items()} == {"clean": 2}
+    d = json.loads(cli("diff", "all", "clean", "--json").stdout)
+    rows = {r["key"]: r for r in d["composition"]["quality"]}
+    assert rows["clean"]["b_share"] == 1.0 and rows["refusal"]["a_share"] == 0.25 and rows["refusal"]["b_samples"] == 0
+    assert "by quality" in cli("diff", "all", "clean").stdout
+    assert "quality" in cli("manifest", "show", "all").stdout
+    assert _shares(built["all"])["quality"] == {"clean": 0.5, "refusal": 0.25, "truncated": 0.25}
+
+
 def test_a_spec_on_quality_columns_before_the_stage_names_the_command(ws, tmp_path, cli):
     from mixwise.errors import SpecError
 

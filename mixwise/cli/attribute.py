@@ -19,7 +19,7 @@ def attribute(
 ) -> None:
     """Explain score changes by mixture composition: runs compared with a baseline run.
 
-    For each run: how its manifest's style / source / cluster shares differ from
+    For each run: how its manifest's style / source / cluster / quality shares differ from
     the baseline's, and how each eval mc task score and each eval judge win rate
     (tasks named judge:<baseline>__<judge>__<prompts>) moved, with a paired
     bootstrap 95% interval over the items both runs scored. With three runs or

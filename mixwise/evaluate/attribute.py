@@ -30,7 +30,7 @@ import numpy as np
 
 from mixwise.errors import InputError
 
-AXES = ("style", "source", "cluster")
+AXES = ("style", "source", "cluster", "quality")
 
 
 @dataclass

@@ -17,7 +17,8 @@ import polars as pl
 from mixwise.errors import MixwiseError
 from mixwise.mixing.manifest import Manifest, load_manifest
 
-DIMENSIONS = (("source", "by_source"), ("component", "by_component"), ("style", "by_style"), ("cluster", "by_cluster"))
+DIMENSIONS = (("source", "by_source"), ("component", "by_component"), ("style", "by_style"), ("cluster", "by_cluster"),
+              ("quality", "by_quality"))
 LENGTH_MEASURES = ("prompt_chars", "response_chars", "n_tokens_est", "n_turns")
 DUP_COLS = ("dup_kind", "dup_keep")
 

@@ -157,7 +157,7 @@ def manifest_tree(meta: dict) -> Tree:
         comps.add(f"{r['name']}  {r['strategy']}, asked {req}: {r['selected']:,} samples, {r['tokens']:,} tokens "
                   f"(of {r['available']:,} available){short}")
     comp = meta["composition"]
-    for key, title in (("by_source", "sources"), ("by_style", "styles"), ("by_cluster", "clusters")):
+    for key, title in (("by_source", "sources"), ("by_style", "styles"), ("by_cluster", "clusters"), ("by_quality", "quality")):
         if key not in comp:
             continue
         node = root.add(f"[bold]{title}[/]")

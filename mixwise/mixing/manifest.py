@@ -71,8 +71,15 @@ def histogram(s: pl.Series) -> list[int]:
     return np.bincount(buckets, minlength=len(LENGTH_EDGES)).tolist()
 
 
+def quality_class() -> pl.Expr:
+    """Each row's quality class from the quality stage: clean, refusal, truncated, or refusal+truncated."""
+    refusal, cut = pl.col("q_refusal").fill_null(0) > 0, pl.col("q_truncated").fill_null(0) > 0
+    return (pl.when(refusal & cut).then(pl.lit("refusal+truncated")).when(refusal).then(pl.lit("refusal"))
+            .when(cut).then(pl.lit("truncated")).otherwise(pl.lit("clean")))
+
+
 def composition(samples: pl.DataFrame) -> dict:
-    """Composition stats of selected rows: by source/component/style/cluster, lengths, tokens."""
+    """Composition stats of selected rows: by source/component/style/cluster/quality class, lengths, tokens."""
     out: dict = {"by_source": _group(samples, "source"), "by_component": _group(samples, "component")}
     if "style" in samples.columns:
         out["by_style"] = _group(samples, "style")
@@ -83,6 +90,8 @@ def composition(samples: pl.DataFrame) -> dict:
             for k, v in by.items():
                 v["label"] = labels.get(k)
         out["by_cluster"] = by
+    if "q_flags" in samples.columns:
+        out["by_quality"] = _group(samples.with_columns(quality_class().alias("quality")), "quality")
     out["length"] = {c: _quantiles(samples.get_column(c)) for c in ("prompt_chars", "response_chars", TOKENS_COL, "n_turns")}
     out["length"]["response_chars_histogram"] = {"edges": list(LENGTH_EDGES), "counts": histogram(samples.get_column("response_chars"))}
     return out
