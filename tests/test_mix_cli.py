@@ -20,7 +20,10 @@ def local_sources(shared) -> list[str]:
 
 
 @pytest.mark.slow
-def test_limit_recipes_on_local_copies(cli, shared_data):
+def test_limit_recipes_on_local_copies(cli, shared_data, monkeypatch):
+    from mixwise.cli._common import console
+
+    monkeypatch.setattr(console, "_width", 80)  # what a default terminal shows
     src = local_sources(shared_data)
     r = cli("mix", str(LIMIT / "lima_plus_instruct.yaml"), "--check")
     assert r.exit_code == 0 and "would ingest dolly_hhrlhf, lima first" in r.output
@@ -38,9 +41,9 @@ def test_limit_recipes_on_local_copies(cli, shared_data):
     assert first_half.height == 2  # interleaved, not LIMA then dolly
     listing = json.loads(cli("manifests", "--json").output)
     assert {m["name"] for m in listing} == {"lima-1k", "lima-plus-instruct"}
-    table = cli("manifests").output  # 80 columns under the test runner: nothing may be cut off
+    table = cli("manifests").output  # 80 columns (the fixture pins the width): nothing may be cut off
     assert "…" not in table and all(m["version"] in table for m in listing)
-    assert "lima-plus-i" in table and "nstruct" in table  # the long name folds onto a second line
+    assert "lima-plus-instruct" not in table and "lima-plus-i" in table and "nstruct" in table  # the name folds
     r = cli("manifest", "show", "lima-plus-instruct")
     assert r.exit_code == 0 and "short by 4,000 samples" in r.output and "fingerprint" in r.output
     d = json.loads(cli("diff", "lima-1k", "lima-plus-instruct", "--json").output)

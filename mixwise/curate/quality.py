@@ -40,6 +40,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from mixwise.curate.ids import string_offsets
 from mixwise.schema import full_messages
 from mixwise.workspace import Workspace
 
@@ -145,19 +146,17 @@ _ASCII_LETTER[[*range(ord("A"), ord("Z") + 1), *range(ord("a"), ord("z") + 1)]] 
 def ascii_letters(texts: pl.Series) -> np.ndarray:
     """Per string, how many ASCII letters it holds: one table lookup over the UTF-8 bytes and a segmented sum.
 
-    (A regex counting letter by letter costs about 5x more.)
+    (A regex counting letter by letter took 2.9x as long on 46 MB of real text.)
     """
     arr = texts.fill_null("").to_arrow(compat_level=pl.CompatLevel.oldest())
-    arr = arr.combine_chunks() if hasattr(arr, "combine_chunks") else arr
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     n = len(arr)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    offsets_buf, data_buf = arr.buffers()[1], arr.buffers()[2]
-    width = np.int64 if arr.type == pa.large_string() else np.int32
-    offsets = np.frombuffer(offsets_buf, dtype=width)[arr.offset : arr.offset + n + 1].astype(np.int64)
-    if data_buf is None or offsets[-1] == offsets[0]:
+    offsets = string_offsets(arr).astype(np.int64)
+    if arr.buffers()[2] is None or offsets[-1] == offsets[0]:
         return np.zeros(n, dtype=np.int64)
-    data = np.frombuffer(data_buf, dtype=np.uint8)
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
     csum = np.concatenate([[0], np.cumsum(_ASCII_LETTER[data[offsets[0] : offsets[-1]]])])
     rel = offsets - offsets[0]
     return csum[rel[1:]] - csum[rel[:-1]]
@@ -189,7 +188,9 @@ def _repetition(df: pl.DataFrame) -> pl.Series:
 
 
 def config() -> dict[str, Any]:
-    return {"version": VERSION, "refusal": REFUSAL_PATTERN, "repeat_flag": REPEAT_FLAG, "long_answer": LONG_ANSWER,
+    """Every rule constant the columns depend on: changing any of them makes the stored stage stale."""
+    return {"version": VERSION, "refusal": REFUSAL_PATTERN, "not_prose": _NOT_PROSE, "closed_end": _CLOSED_END,
+            "prose_line": _PROSE_LINE, "min_lines": MIN_LINES, "long_answer": LONG_ANSWER,
             "no_end_words": sorted(_NO_END_WORDS)}
 
 
@@ -244,18 +245,19 @@ def _flag_counts(cols: pl.DataFrame) -> dict[str, int]:
 
 
 def quality_view(ws: Workspace) -> dict[str, Any]:
-    """Per source: rows, flag counts and shares, median Latin-letter share; a few flagged examples per flag."""
+    """Per source: rows and counts of each signal; the first two flagged examples per signal (by id)."""
     from mixwise.errors import MixwiseError
 
     if ws.stage_meta(STAGE) is None:
         raise MixwiseError("the quality stage has not run in this workspace", "run: mixwise quality")
-    t = ws.scored().select("id", "source", "prompt", "response", "q_refusal", "q_truncated", "q_repetition", "q_latin_share", "q_flags")
+    scored = ws.scored()
+    t = scored.select("id", "source", "prompt", "q_refusal", "q_truncated", "q_repetition", "q_latin_share", "q_flags")
     by_source = {}
     for src in sorted(t["source"].unique().to_list()):
         s = t.filter(pl.col("source") == src)
         by_source[src] = {"rows": s.height, **_flag_counts(s)}
     examples = {}
-    answers = ws.scored().select("id", _assistant_turns(t.columns + ["messages"]).alias("_turns"))
+    answers = scored.select("id", _assistant_turns(scored.columns).alias("_turns"))
     refusal_in_context = "(?i)(.{0,60}" + REFUSAL_PATTERN.removeprefix("(?i)") + ".{0,40})"
     snippets = {
         "refusal": pl.col("_turns").list.join("\n").str.replace_all("\n", " ").str.extract(refusal_in_context),

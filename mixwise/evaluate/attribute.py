@@ -209,7 +209,7 @@ def demo_step(ctx) -> None:
     """Demo: attribute the score changes of the demo's runs to their mixtures (the first run is the baseline)."""
     from mixwise.evaluate.attribute_view import render_report
 
-    runs = [d for name, d in (ctx.notes.get("runs") or {}).items() if name in (ctx.notes.get("eval_mc") or {})]
+    runs = ctx.evaluated_runs()
     if len(runs) < 2:
         ctx.console.print("[yellow]attribute skipped:[/] it needs two evaluated runs (the train and eval mc steps make them)")
         return

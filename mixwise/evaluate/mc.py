@@ -160,7 +160,7 @@ def demo_step(ctx) -> None:
     spec.write_text(f"include: {TASKS_DIR / 'gauntlet' / '_mc.yaml'}\ntask: demo_addition\nversion: 1\n"
                     "category: symbolic_problem_solving\nrandom_baseline: 0.25\nnum_fewshot: 3\n"
                     "dataset: {local: symbolic_problem_solving/demo_addition.jsonl}\ndelimiter: \"\\nAnswer: \"\n")
-    models = ctx.notes.get("runs") or {"model": str(ctx.notes.get("run") or "gemma3-270m")}
+    models = ctx.notes.get("runs") or {"gemma3-270m": "gemma3-270m"}
     done = {}
     for name, model in models.items():
         try:

@@ -34,7 +34,7 @@ def demo_step(ctx) -> None:
     """
     from mixwise.finetune.train import train
 
-    mix = ctx.notes.get("mix", {}).get("manifests") or {"demo": str(ctx.notes.get("manifest") or standin_manifest(ctx))}
+    mix = ctx.notes.get("mix", {}).get("manifests") or {"demo": str(standin_manifest(ctx))}
     runs = {}
     for name, manifest in mix.items():
         res = train(manifest, "tiny-random", recipe="quick", max_steps=3, out=ctx.out / "runs", run_name=name,
@@ -48,4 +48,3 @@ def demo_step(ctx) -> None:
         ctx.console.print(f"  run record: {res.run_dir / 'run.json'}")
         runs[name] = str(res.run_dir)
     ctx.notes["runs"] = runs
-    ctx.notes["run"] = runs[next(reversed(runs))]  # the last mixture (the mix step's diverse one) is "the" run

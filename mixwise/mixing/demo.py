@@ -74,5 +74,4 @@ def demo_step(ctx) -> None:
         ctx.console.print(f"built [bold]{data['name']}@{res.manifest['version']}[/]: {c['samples']:,} samples, {c['tokens']:,} tokens")
     d = diff_manifests(built["sharegpt-random"].path.as_posix(), built["sharegpt-diverse-long"].path.as_posix(), examples=2)
     render_diff(d, ctx.console)
-    ctx.notes["manifest"] = str(built["sharegpt-diverse-long"].path)  # the train step trains on this one
     ctx.notes["mix"] = {"manifests": {k: str(v.path) for k, v in built.items()}, "membership": d["membership"], "notes": notes}
