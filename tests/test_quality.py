@@ -159,6 +159,10 @@ def test_a_spec_on_quality_columns_before_the_stage_names_the_command(ws, tmp_pa
     spec.write_text("name: clean\nseed: 1\ncomponents:\n  - name: ok\n    filter: {score: {q_flags: {max: 0}}}\n    count: 2\n")
     with pytest.raises(SpecError, match="written by the 'quality' stage.*run: mixwise quality"):
         cli("mix", str(spec))
+    score_workspace(ws)  # once the stage has run, a misspelt column is a typo, not a missing stage
+    spec.write_text(spec.read_text().replace("q_flags", "q_flag"))
+    with pytest.raises(SpecError, match="no column 'q_flag'.*did you mean 'q_flags'"):
+        cli("mix", str(spec))
 
 
 @pytest.mark.slow

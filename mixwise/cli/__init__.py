@@ -16,6 +16,7 @@ from typing import Optional
 
 import click
 import typer
+from rich.markup import escape
 
 from mixwise import __version__
 from mixwise.cli._common import err_console, state
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     except MixwiseError as e:
         if debug or state.debug:
             raise
-        err_console.print(f"[bold red]error:[/] {e.line()}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(e.line())}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted")
@@ -95,6 +96,6 @@ def main(argv: list[str] | None = None) -> None:
         if debug or state.debug:
             raise
         err_console.print(
-            f"[bold red]error:[/] {type(e).__name__}: {e}; re-run with --debug for the traceback", highlight=False, soft_wrap=True
+            f"[bold red]error:[/] {type(e).__name__}: {escape(str(e))}; re-run with --debug for the traceback", highlight=False, soft_wrap=True
         )
         sys.exit(1)
