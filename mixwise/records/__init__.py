@@ -20,7 +20,7 @@ file                                               record                      w
 =================================================  ==========================  ===================  ======
 
 Who reads what is in docs/records.md. Comparing runs goes through one view,
-mc and judge alike: :func:`read_run_scores` -> :class:`RunScores` of
+mc and judge alike: :func:`read_run_scores` -> :class:`EvalScores` of
 :class:`TaskScores` (task, metric, score, n, items keyed for pairing).
 
 Study record
@@ -94,14 +94,14 @@ from mixwise.records.run import (
     Throughput,
     is_run_dir,
 )
-from mixwise.records.scores import JUDGE_PREFIX, RunScores, TaskScores, read_run_scores
+from mixwise.records.scores import JUDGE_PREFIX, EvalScores, TaskScores, read_run_scores
 
 __all__ = [
     "ABSENT", "AXIS_STAGES", "CategoryWinRate", "ClientStats", "ComponentCount", "Composition", "Counts", "DedupDecision",
     "Gauntlet", "GauntletCategory", "GauntletTask", "Group", "Histogram", "Inputs", "JUDGE_PREFIX", "JudgeInfo",
     "JudgeItem", "JudgeRunInfo", "JudgeSummary", "Judgment", "Lengths", "LossPoint", "Manifest", "ManifestRef",
     "MaskingAudit", "McGroupResult", "McItem", "McResults", "McTaskResult", "ModelInfo", "ParseStats", "PositionStats",
-    "Quantiles", "RUN_FILE", "Record", "RejudgeStats", "RunData", "RunRecord", "RunScores", "ScoreStats",
+    "Quantiles", "RUN_FILE", "Record", "RejudgeStats", "RunData", "RunRecord", "EvalScores", "ScoreStats",
     "SourceInput", "SourceMasking", "StageInput", "TaskScores", "Throughput", "content_version", "is_run_dir",
     "items_path", "judge_set_dir", "judge_sets", "local", "may_be_absent", "mc_labels", "mc_results_dir",
     "not_recorded_hint", "read_judge_items", "read_jsonl", "read_mc_items", "read_run_scores", "write_jsonl",

@@ -36,6 +36,7 @@ from typing import Any, ClassVar, TypeVar, Union
 from mixwise.errors import InputError
 
 R = TypeVar("R", bound="Record")
+T = TypeVar("T")
 
 
 class _Absent:
@@ -122,8 +123,8 @@ def _fits(tp: Any, value: Any) -> bool:
     if tp is str:
         return isinstance(value, str)
     origin = typing.get_origin(tp)
-    if origin is list:
-        return isinstance(value, list)
+    if origin is list:  # a tuple only comes from in-memory data (a writer's), never from JSON
+        return isinstance(value, (list, tuple))
     if origin is dict or tp is dict or dataclasses.is_dataclass(tp):
         return isinstance(value, dict)
     return False
@@ -175,6 +176,14 @@ def build(cls: type, data: dict, where: _Where, prefix: str = "") -> Any:
         name = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
         raise where.fail(name, "is not part of this schema (written by another version of mixwise?)")
     return cls(**values)
+
+
+def build_part(cls: type[T], data: Any, *, source: str) -> T:
+    """A part (or record) from in-memory data, checked like a file: writers use it on what they computed.
+
+    A failure here is a bug in the writer, caught before a bad file is written.
+    """
+    return build(cls, data, _Where(source, cls.__name__, "this is a bug in mixwise's writer; please report it"))
 
 
 # -- writing ------------------------------------------------------------------------------------------
@@ -308,5 +317,5 @@ class Record:
         return write_text_atomic(path, json_text(self.to_dict(), sort_keys=self.SORT_KEYS))
 
 
-__all__ = ["ABSENT", "Record", "build", "dump", "json_text", "local", "may_be_absent", "read_json", "read_jsonl",
+__all__ = ["ABSENT", "Record", "build", "build_part", "dump", "json_text", "local", "may_be_absent", "read_json", "read_jsonl",
            "write_jsonl", "write_text_atomic"]

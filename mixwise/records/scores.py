@@ -44,7 +44,7 @@ class TaskScores:
 
 
 @dataclass(frozen=True)
-class RunScores:
+class EvalScores:
     """Every scored task of one run, and the tasks that have nothing to compare (with the reason)."""
 
     tasks: dict[str, TaskScores]
@@ -85,7 +85,7 @@ def judge_task_scores(folder: str | os.PathLike, summary: JudgeSummary) -> TaskS
                       folder / "items.jsonl", unscored=len(judged) - len(items))
 
 
-def read_run_scores(run_dir: str | os.PathLike, *, mc_label: str | None = None) -> RunScores:
+def read_run_scores(run_dir: str | os.PathLike, *, mc_label: str | None = None) -> EvalScores:
     """Every task of a run: one ``eval mc`` result set (``mc_label`` picks it when there are several) and all judge sets.
 
     Raises when ``mc_label`` names a set the run lacks, or when the run has
@@ -118,7 +118,7 @@ def read_run_scores(run_dir: str | os.PathLike, *, mc_label: str | None = None) 
             unscored[f"{JUDGE_PREFIX}{name}"] = "no prompt was judged (budget spent or judge unreachable)"
         else:
             tasks[scores.task] = scores
-    return RunScores(tasks, unscored)
+    return EvalScores(tasks, unscored)
 
 
-__all__ = ["JUDGE_PREFIX", "RunScores", "TaskScores", "judge_task_scores", "mc_task_scores", "read_run_scores"]
+__all__ = ["JUDGE_PREFIX", "EvalScores", "TaskScores", "judge_task_scores", "mc_task_scores", "read_run_scores"]
