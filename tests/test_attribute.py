@@ -6,11 +6,15 @@ import json
 
 import pytest
 
+import polars as pl
+
 from mixwise.errors import InputError
 from mixwise.evaluate.attribute import RunScores, associations, paired_delta
-from mixwise.mixing.manifest import build_manifest
+from mixwise.mixing.manifest import build_manifest, store_rows
 from mixwise.mixing.spec import parse_spec
+from tests.finetune_helpers import rows_from_pairs
 from tests.mix_fixtures import add_stage_columns, build_workspace
+from tests.record_helpers import fixture_run
 from tests.test_judge_http import _gens, rule_judge  # noqa: F401 - rule_judge is a fixture
 
 
@@ -18,7 +22,8 @@ def test_paired_delta_and_its_interval():
     a = {i: float(i % 2) for i in range(40)}
     b = {i: 1.0 for i in range(40)} | {99: 0.0}  # item 99 is not shared: ignored
     d = paired_delta(a, b, bootstrap=500, seed=1)
-    assert d["n"] == 40 and d["delta"] == pytest.approx(0.5)
+    assert d["n"] == 40 and d["delta"] == pytest.approx(0.5) and d["unpaired"] == {"a": 0, "b": 1}
+    assert d["b_mean"] - d["a_mean"] == pytest.approx(d["delta"])
     assert 0.3 < d["lo"] < 0.5 < d["hi"] < 0.7
     same = paired_delta(a, a, bootstrap=200)
     assert (same["delta"], same["lo"], same["hi"]) == (0.0, 0.0, 0.0)
@@ -38,8 +43,6 @@ def test_associations_recover_a_linear_relation():
 @pytest.mark.slow
 def test_attribute_on_real_runs(cli, ws, tmp_path, shared_data):
     """Three runs on real manifests, each evaluated by `eval mc`: same model, so every score delta is exactly 0."""
-    from mixwise.models import resolve_model_path
-
     build_workspace(ws, tmp_path)
     add_stage_columns(ws)
     runs, paths = [], []
@@ -49,15 +52,11 @@ def test_attribute_on_real_runs(cli, ws, tmp_path, shared_data):
             {"name": "code", "filter": {"source": "coder"}, "count": coder}] if chef else [
             {"name": "code", "filter": {"source": "coder"}, "count": coder}]})
         built = build_manifest(spec, ws, tmp_path / "manifests")
-        run = tmp_path / "runs" / name
-        run.mkdir(parents=True)
-        (run / "checkpoint").symlink_to(resolve_model_path("tiny-random"), target_is_directory=True)
-        (run / "run.json").write_text(json.dumps({"final_checkpoint": "checkpoint", "manifest": {
-            "name": name, "version": built.manifest["version"], "path": str(built.path)}}))
+        run = fixture_run(tmp_path / "runs" / name, built.manifest)
         r = cli("eval", "mc", str(run), "--tasks", "arc_easy", "--limit", "6", "--data-dir", str(shared_data / "mc" / "gauntlet"))
         assert r.exit_code == 0, r.output
         runs.append(str(run))
-        paths.append(str(built.path))
+        paths.append(built.manifest)
     r = cli("attribute", *runs, "--json")
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)
@@ -74,9 +73,7 @@ def test_attribute_on_real_runs(cli, ws, tmp_path, shared_data):
         cli("attribute", runs[0])
     from mixwise.evaluate.attribute import load_run
 
-    bare = tmp_path / "runs" / "bare"
-    bare.mkdir()
-    (bare / "run.json").write_text(json.dumps({"manifest": {"name": "base", "version": "x", "path": paths[0]}}))
+    bare = fixture_run(tmp_path / "runs" / "bare", paths[0])
     with pytest.raises(InputError, match="no eval results"):
         load_run(bare)
     with pytest.raises(InputError, match="no eval result set 'gauntlet'"):
@@ -85,18 +82,10 @@ def test_attribute_on_real_runs(cli, ws, tmp_path, shared_data):
 
 def _run_folder(root, name: str, style_shares: dict[str, int]):
     """A run folder on the tiny-random checkpoint whose manifest has the given style composition."""
-    from mixwise.models import resolve_model_path
-
-    man = root / "manifests" / name
-    man.mkdir(parents=True)
-    (man / "manifest.json").write_text(json.dumps({"name": name, "version": "v1", "composition": {
-        "by_style": {k: {"samples": v} for k, v in style_shares.items()}}}))
-    run = root / "runs" / name
-    run.mkdir(parents=True)
-    (run / "checkpoint").symlink_to(resolve_model_path("tiny-random"), target_is_directory=True)
-    (run / "run.json").write_text(json.dumps({"final_checkpoint": "checkpoint",
-                                              "manifest": {"name": name, "version": "v1", "path": str(man)}}))
-    return run
+    styles = [s for s, n in style_shares.items() for _ in range(n)]
+    rows = rows_from_pairs([("src", f"Question {i}?", f"Answer {i}.") for i in range(len(styles))])
+    built = store_rows(name, rows.with_columns(pl.Series("style", styles)), root / "manifests")
+    return fixture_run(root / "runs" / name, built.manifest)
 
 
 @pytest.mark.slow
