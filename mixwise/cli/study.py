@@ -60,6 +60,8 @@ def ablate(
                       f"retry them with: mixwise ablate {spec} --retry-failed")
     console.print(f"study {record.name}: {s['done']}/{s['steps']} steps done, {s['cells_done']}/{s['cells']} cells complete{tail}; "
                   f"then: mixwise study fit {record.name}")
+    if s["failed"]:
+        raise typer.Exit(1)
 
 
 def studies_cmd(

@@ -88,7 +88,7 @@ def _scaled(base: dict[str, float], fixed: dict[str, float]) -> dict[str, float]
     return {k: out[k] for k in base}
 
 
-def design_shares(study: StudySpec, base_shares: dict[str, float]) -> list[tuple[str, dict[str, float], dict | None]]:
+def design_shares(study: StudySpec, base_shares: dict[str, float], total: int) -> list[tuple[str, dict[str, float], dict | None]]:
     """(cell id, shares, swept parameter) for every design cell (the base cell is added by :func:`design_cells`)."""
     v = study.vary
     if v.design == "leave_one_out":
@@ -100,26 +100,27 @@ def design_shares(study: StudySpec, base_shares: dict[str, float]) -> list[tuple
                 for x in v.levels]
     if v.design == "list":
         return [(c["name"], {k: c["shares"].get(k, 0.0) for k in base_shares}, None) for c in v.cells]
-    # simplex: the listed components share what they hold in the base; the others keep theirs
-    names = list(v.components)
-    mass = sum(base_shares[c] for c in names)
-    if mass <= 0:
-        raise SpecError(f"the simplex components {names} have no share in the base mixture", "list components the base gives samples to")
+    return _distinct_simplex(study, base_shares, total)
+
+
+def simplex_draws(study: StudySpec, base_shares: dict[str, float], names: list[str], mass: float):
+    """Seeded Dirichlet draws over ``names`` inside the min/max bounds, without end.
+
+    The listed components share what they hold in the base (``mass``); the others keep their shares.
+    """
+    v = study.vary
     rng = np.random.default_rng(_design_seed(study.seed, "simplex"))
     lo = np.array([v.min.get(c, 0.0) for c in names]) / mass
     hi = np.array([v.max.get(c, 1.0) for c in names]) / mass
-    out, tries = [], 0
-    while len(out) < v.cells:
-        tries += 1
-        if tries > 100_000:
-            raise SpecError(f"could not draw {v.cells} mixtures inside the min/max bounds", "loosen the bounds")
+    k = 0
+    while True:
         x = rng.dirichlet(np.full(len(names), v.concentration))
         if (x < lo - 1e-12).any() or (x > hi + 1e-12).any():
             continue
         shares = dict(base_shares)
         shares.update({c: float(xi * mass) for c, xi in zip(names, x)})
-        out.append((f"mix-{len(out):02d}", shares, None))
-    return out
+        yield (f"mix-{k:02d}", shares, None)
+        k += 1
 
 
 def _design_seed(seed: int, what: str) -> int:
@@ -136,7 +137,7 @@ def design_cells(study: StudySpec, base_counts: dict[str, int]) -> list[CellPlan
     base_counts_t = largest_remainder(base_shares, total)
     cells = [CellPlan("base", "base", base_shares, base_counts_t, child_spec(study, "base", base_counts_t))]
     seen = {tuple(sorted(base_counts_t.items())): "base"}
-    for cid, shares, param in design_shares(study, base_shares):
+    for cid, shares, param in design_shares(study, base_shares, total):
         counts = largest_remainder(shares, total)
         key = tuple(sorted(counts.items()))
         if param is None and key in seen:
@@ -144,3 +145,26 @@ def design_cells(study: StudySpec, base_counts: dict[str, int]) -> list[CellPlan
         seen[key] = cid
         cells.append(CellPlan(cid, "design", shares, counts, child_spec(study, cid, counts, param), param))
     return cells
+
+
+def _distinct_simplex(study: StudySpec, base_shares: dict[str, float], total: int) -> list[tuple[str, dict[str, float], None]]:
+    """``cells`` simplex draws whose whole counts differ from each other and from the base (at a small total,
+    nearby draws round to the same mixture, which would be trained twice)."""
+    names = list(study.vary.components)
+    mass = sum(base_shares[c] for c in names)
+    if mass <= 0:
+        raise SpecError(f"the simplex components {names} have no share in the base mixture", "list components the base gives samples to")
+    seen = {tuple(sorted(largest_remainder(base_shares, total).items()))}
+    out = []
+    for tries, (_, shares, _) in enumerate(simplex_draws(study, base_shares, names, mass)):
+        if tries > 100_000:
+            raise SpecError(f"could not draw {study.vary.cells} distinct mixtures of {total} samples inside the bounds",
+                            "loosen the bounds, ask for fewer cells, or raise vary.total")
+        key = tuple(sorted(largest_remainder(shares, total).items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append((f"mix-{len(out):02d}", shares, None))
+        if len(out) == study.vary.cells:
+            return out
+    return out

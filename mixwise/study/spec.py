@@ -76,14 +76,20 @@ class Vary:
 
 @dataclass(frozen=True)
 class EvalSpec:
-    """One evaluation every trained replicate gets; ``name`` labels its results."""
+    """One evaluation every trained replicate gets; ``name`` labels its results.
+
+    ``options`` have paths resolved against the study file's folder (what runs);
+    ``written`` is the entry as written (what fingerprints hash, so a study folder
+    moved elsewhere keeps its finished steps).
+    """
 
     name: str
     kind: str
     options: dict[str, Any]
+    written: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "kind": self.kind, **self.options}
+        return {"name": self.name, "kind": self.kind, **(self.written or self.options)}
 
 
 @dataclass(frozen=True)
@@ -183,8 +189,8 @@ def parse_vary(where: str, data: Any, base: Spec) -> Vary:
         if param not in ("share", "cap", "temperature"):
             raise _fail(f"{where}.param", f"unknown parameter {param!r}", "sweep a component's share, or a per_source component's cap or temperature")
         levels = data.get("levels")
-        if not isinstance(levels, list) or len(levels) < 2 or not all(_num(x) for x in levels):
-            raise _fail(f"{where}.levels", f"expected two or more numbers, got {levels!r}", "e.g. levels: [0.0, 0.25, 0.5, 0.75, 1.0]")
+        if not isinstance(levels, list) or not levels or not all(_num(x) for x in levels):
+            raise _fail(f"{where}.levels", f"expected a list of numbers, got {levels!r}", "e.g. levels: [0.0, 0.25, 0.5, 0.75, 1.0]")
         if param == "share" and not all(0 <= x <= 1 for x in levels):
             raise _fail(f"{where}.levels", f"shares are fractions in [0, 1], got {levels}", "e.g. levels: [0.0, 0.5, 1.0]")
         if param == "share" and len(comps) < 2 and any(x < 1 for x in levels):
@@ -264,6 +270,7 @@ def parse_evals(where: str, data: Any, base_dir: Path) -> tuple[EvalSpec, ...]:
         if not isinstance(name, str) or not NAME_RE.fullmatch(name):
             raise _fail(f"{w}.name", f"expected a simple name, got {name!r}", "e.g. name: gauntlet")
         opts = {k: v for k, v in e.items() if k not in ("name", "kind")}
+        written = dict(opts)
         if kind == "mc" and not (opts.get("tasks") or opts.get("suite")):
             raise _fail(w, "an mc evaluation needs tasks or a suite", "e.g. tasks: [arc_easy, piqa] or suite: gauntlet")
         if "limit" in opts and (not isinstance(opts["limit"], int) or isinstance(opts["limit"], bool) or opts["limit"] < 1):
@@ -271,7 +278,9 @@ def parse_evals(where: str, data: Any, base_dir: Path) -> tuple[EvalSpec, ...]:
         if "data_dir" in opts:  # relative to the study file, like the base spec's sources
             dirs = opts["data_dir"] if isinstance(opts["data_dir"], list) else [opts["data_dir"]]
             opts["data_dir"] = [str((base_dir / Path(d).expanduser()).resolve()) for d in dirs]
-        out.append(EvalSpec(name, kind, opts))
+        if kind == "mc" and isinstance(opts.get("tasks"), list):  # task files, like data, are relative to the study file
+            opts["tasks"] = [str((base_dir / t).resolve()) if str(t).endswith((".yaml", ".yml")) else t for t in opts["tasks"]]
+        out.append(EvalSpec(name, kind, opts, written))
     names = [e.name for e in out]
     if len(set(names)) != len(names):
         raise _fail(where, f"evaluation names repeat: {names}", "give each evaluation its own name")

@@ -68,7 +68,9 @@ def train_config(study: StudySpec, k: int) -> dict:
 
 
 def mix_fingerprint(cell_spec: dict, ws_state: dict, base_version: str) -> str:
-    return digest("mix", cell_spec, ws_state, base_version)
+    """The cell's spec without its machine-specific source paths and its description, plus what it reads."""
+    spec = {k: v for k, v in cell_spec.items() if k not in ("sources", "description")}
+    return digest("mix", spec, ws_state, base_version)
 
 
 def train_fingerprint(manifest_version: str, config: dict) -> str:
