@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -329,6 +329,13 @@ def parse_study(data: Any, *, path: Path, description: str = "") -> StudySpec:
         base = load_spec(base_path)
     except SpecError as e:
         raise SpecError(f"{where}.base: {e.problem}", e.fix) from None
+    sources = data.get("sources") or {}
+    if not isinstance(sources, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in sources.items()):
+        raise _fail(f"{where}.sources", f"expected {{name: path or hf:ORG/NAME}}, got {sources!r}",
+                    "e.g. sources: {lima: ../../shared/data/instruct/lima_train.json}")
+    if sources:  # where the base's sources come from, relative to the study file (like mixwise mix --source)
+        resolved = {k: v if v.startswith("hf:") else str((path.parent / Path(v).expanduser()).resolve()) for k, v in sources.items()}
+        base = replace(base, sources={**base.sources, **resolved})
     reps = data.get("replicates", 2)
     if not isinstance(reps, int) or isinstance(reps, bool) or reps < 1:
         raise _fail(f"{where}.replicates", f"expected a positive whole number of training seeds, got {reps!r}", "e.g. replicates: 2")
