@@ -12,12 +12,14 @@ when fewer are there), left-pads their token ids into one batch and runs one
 * length and cancellation: :class:`RowStop` ends a row at its own
   ``max_tokens`` or as soon as its ``cancel`` flag is set (the HTTP layer sets
   it when the client disconnects); the batch ends when every row has;
-* fairness: while other requests wait, a batch is cut after ``slice_tokens``
-  new tokens; unfinished rows go to the back of the queue with what they have
-  generated and continue from there (prompt plus generated tokens are prefilled
-  again). A short request waits about one slice behind a long one, not the
-  long one's whole answer; the price is re-reading long contexts once per slice
-  under load. Greedy answers are the same either way (up to float rounding).
+* fairness: when a row has ended or other requests wait, the batch is cut as
+  soon as it has made ``slice_tokens`` new tokens; finished rows are answered,
+  unfinished ones go to the back of the queue with what they have generated
+  and continue from there (prompt plus generated tokens are prefilled again).
+  A short request waits about one slice beside or behind a long one, not the
+  long one's whole answer; the price is re-reading long contexts once per
+  slice under load. Greedy answers are the same either way (up to float
+  rounding; tested).
 
     batcher = Batcher(model, tokenizer)
     job = batcher.submit(Job(prompt_ids=[2, 106, 1645], max_tokens=8))
@@ -94,21 +96,29 @@ class RowSampler(LogitsProcessor):
 
 
 class RowStop(StoppingCriteria):
-    """Ends a row at its budget or when cancelled; ends all rows at ``slice_tokens`` when ``preempt()`` says so."""
+    """Ends each row at a stop token, its budget or its cancel flag; cuts the whole batch, once it has made
+    ``slice_tokens`` new tokens, when a row has ended or ``preempt()`` says others are waiting."""
 
-    def __init__(self, jobs: list[Job], start: int, budgets: list[int], slice_tokens: int, preempt):
-        self.jobs, self.start, self.budgets, self.slice_tokens, self.preempt = jobs, start, budgets, slice_tokens, preempt
+    def __init__(self, jobs: list[Job], start: int, budgets: list[int], stops: list[int], slice_tokens: int, preempt):
+        self.jobs, self.start, self.budgets, self.stops = jobs, start, budgets, set(stops)
+        self.slice_tokens, self.preempt = slice_tokens, preempt
+        self.ended = [False] * len(jobs)
         self.preempted = False
 
     def __call__(self, input_ids, scores, **kwargs):
         import torch
 
         step = input_ids.shape[1] - self.start
-        if step >= self.slice_tokens and self.preempt():
+        last = input_ids[:, -1].tolist()
+        for i, (job, budget) in enumerate(zip(self.jobs, self.budgets)):
+            if not self.ended[i] and (last[i] in self.stops or step >= budget or job.cancel.is_set()):
+                self.ended[i] = True  # sticky: after its end a row is padded, and pad may be any token
+        # An ended row's client waits for the batch; a queued request waits for the model. Either way, after a
+        # slice the batch stops and the unfinished rows go back in the queue.
+        if step >= self.slice_tokens and not all(self.ended) and (any(self.ended) or self.preempt()):
             self.preempted = True
             return torch.ones(len(self.jobs), dtype=torch.bool, device=input_ids.device)
-        done = [step >= b or j.cancel.is_set() for j, b in zip(self.jobs, self.budgets)]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+        return torch.tensor(self.ended, dtype=torch.bool, device=input_ids.device)
 
 
 class Batcher:
@@ -208,7 +218,7 @@ class Batcher:
         for j in jobs:
             if not j.greedy and j.generator is None:
                 j.generator = torch.Generator(device=self.device).manual_seed(j.seed)
-        stop = RowStop(jobs, width, budgets, self.slice_tokens, lambda: len(self.queue) > 0)
+        stop = RowStop(jobs, width, budgets, self.stops, self.slice_tokens, lambda: len(self.queue) > 0)
         with torch.no_grad():
             out = self.model.generate(
                 input_ids=ids, attention_mask=mask, max_new_tokens=max(budgets), eos_token_id=self.stops,
