@@ -252,6 +252,7 @@ def fuzz_srv(loaded):
 @example(body={"messages": [{"role": "user", "content": "\ud800"}]})
 @example(body={"messages": [{"role": "user", "content": "hi"}], "temperature": float("nan"), "max_tokens": 1})
 @example(body={"messages": [{"role": "assistant", "content": "hi"}, {"role": "assistant", "content": "x"}]})
+@example(body={"messages": [{"role": "user", "content": "hi"}], "temperature": 5e-324, "top_p": 5e-324, "max_tokens": 2})
 def test_fuzzed_json_fields_never_get_a_500(fuzz_srv, body):
     raw = json.dumps(body).encode()  # NaN/Infinity go out as JSON5-style literals, which Python's json reads
     status, payload, _ = call(fuzz_srv, raw=raw, timeout=60)

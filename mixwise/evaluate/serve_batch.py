@@ -82,7 +82,9 @@ class RowSampler(LogitsProcessor):
         import torch
 
         for i, job in self.rows:
-            logits = scores[i] / job.temperature
+            # shift before scaling: a tiny temperature then gives 0 and -inf (a one-hot softmax), never inf - inf
+            row64 = scores[i].double()  # float64: a temperature like 1e-300 is 0 in float32
+            logits = (row64 - row64.max()) / job.temperature
             if job.top_p < 1.0:  # nucleus: the smallest top set whose mass reaches top_p (at least one token)
                 ordered, index = torch.sort(logits, descending=True)
                 probs = ordered.softmax(-1)
@@ -102,7 +104,7 @@ class RowStop(StoppingCriteria):
     def __init__(self, jobs: list[Job], start: int, budgets: list[int], stops: list[int], slice_tokens: int, preempt):
         self.jobs, self.start, self.budgets, self.stops = jobs, start, budgets, set(stops)
         self.slice_tokens, self.preempt = slice_tokens, preempt
-        self.ended = [False] * len(jobs)
+        self.ended: list[int | None] = [None] * len(jobs)  # the step at which each row ended
         self.preempted = False
 
     def __call__(self, input_ids, scores, **kwargs):
@@ -111,14 +113,15 @@ class RowStop(StoppingCriteria):
         step = input_ids.shape[1] - self.start
         last = input_ids[:, -1].tolist()
         for i, (job, budget) in enumerate(zip(self.jobs, self.budgets)):
-            if not self.ended[i] and (last[i] in self.stops or step >= budget or job.cancel.is_set()):
-                self.ended[i] = True  # sticky: after its end a row is padded, and pad may be any token
+            if self.ended[i] is None and (last[i] in self.stops or step >= budget or job.cancel.is_set()):
+                self.ended[i] = step  # sticky: after its end a row is padded, and pad may be any token
         # An ended row's client waits for the batch; a queued request waits for the model. Either way, after a
         # slice the batch stops and the unfinished rows go back in the queue.
-        if step >= self.slice_tokens and not all(self.ended) and (any(self.ended) or self.preempt()):
+        ended = [e is not None for e in self.ended]
+        if step >= self.slice_tokens and not all(ended) and (any(ended) or self.preempt()):
             self.preempted = True
             return torch.ones(len(self.jobs), dtype=torch.bool, device=input_ids.device)
-        return torch.tensor(self.ended, dtype=torch.bool, device=input_ids.device)
+        return torch.tensor(ended, dtype=torch.bool, device=input_ids.device)
 
 
 class Batcher:
@@ -195,16 +198,27 @@ class Batcher:
         while not self.closed:
             jobs = self._take()
             try:
-                if jobs:
-                    self._run(jobs)
-            except Exception as e:  # noqa: BLE001 - a model failure fails this batch, not the server
-                log.error("generation failed for a batch of %d: %s: %s", len(jobs), type(e).__name__, e)
-                for job in jobs:
-                    if not job.done.is_set():
-                        self._finish(job, "error", f"{type(e).__name__}: {e}")
+                if len(jobs) > 1:
+                    try:
+                        self._run(jobs)
+                    except Exception as e:  # noqa: BLE001 - e.g. out of memory: retry each alone, fail only those that fail
+                        log.warning("a batch of %d failed (%s: %s); running its requests one at a time",
+                                    len(jobs), type(e).__name__, e)
+                        for job in jobs:
+                            if not job.done.is_set():
+                                self._run_alone(job)
+                elif jobs:
+                    self._run_alone(jobs[0])
             finally:
                 with self.cond:
                     self.running = 0
+
+    def _run_alone(self, job: Job) -> None:
+        try:
+            self._run([job])
+        except Exception as e:  # noqa: BLE001 - a model failure fails this request, not the server
+            log.error("%s: generation failed: %s: %s", job.label or "request", type(e).__name__, e)
+            self._finish(job, "error", f"{type(e).__name__}: {e}")
 
     def _run(self, jobs: list[Job]) -> None:
         """One ``generate`` over ``jobs``; finishes or re-queues each."""
@@ -224,16 +238,16 @@ class Batcher:
                 input_ids=ids, attention_mask=mask, max_new_tokens=max(budgets), eos_token_id=self.stops,
                 pad_token_id=self.pad, do_sample=False, temperature=None, top_p=None, top_k=None,
                 logits_processor=LogitsProcessorList([RowSampler(jobs)]), stopping_criteria=StoppingCriteriaList([stop]))
-        self.stats["batches"] += 1
-        self.stats["preempted"] += int(stop.preempted)
-        for job, row, budget in zip(jobs, out[:, width:].tolist(), budgets):
-            if job.cancel.is_set():
-                self._finish(job, "cancelled")
-                continue
-            row = row[:budget]  # rows that ended early are padded to the batch's length
+        with self.cond:
+            self.stats["batches"] += 1
+            self.stats["preempted"] += int(stop.preempted)
+        for job, row, ended in zip(jobs, out[:, width:].tolist(), stop.ended):
+            row = row[:ended or len(row)]  # a row that ended early is padded to the batch's length
             cut = next((k for k, t in enumerate(row) if t in self.stops), None)
             job.generated += row if cut is None else row[:cut]
-            if cut is not None:
+            if job.cancel.is_set():
+                self._finish(job, "cancelled")
+            elif cut is not None:
                 self._finish(job, "stop")
             elif len(job.generated) >= job.max_tokens:
                 self._finish(job, "length")

@@ -131,9 +131,10 @@ class Handler(BaseHTTPRequestHandler):
         self._error(status, message, code=code, headers=headers)
         if drain is False:
             return
-        if drain is True:  # as much as the client says it sends, when it says so
+        if drain is True:  # as much as the client says it sends: its Content-Length, or up to the cap if chunked
             cl = (self.headers.get("Content-Length") or "").strip()
-            drain = int(cl) if re.fullmatch(r"[0-9]{1,19}", cl) else DRAIN_BYTES
+            chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+            drain = int(cl) if re.fullmatch(r"[0-9]{1,19}", cl) else DRAIN_BYTES if chunked else 0
         limit = min(int(drain), DRAIN_BYTES)
         if limit <= 0:
             return
