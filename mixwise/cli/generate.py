@@ -78,10 +78,11 @@ def serve(
     import logging
     import sys
 
-    from mixwise.evaluate.serve import ModelBackend, exposure_warning, make_server
+    from mixwise.evaluate.serve import ModelBackend, check_api_key, exposure_warning, make_server
 
+    check_api_key(api_key)  # before the minute a model can take to load
     if warning := exposure_warning(host, api_key):
-        err_console.print(f"WARNING: {warning}", style="bold red", markup=False, highlight=False)
+        err_console.print(f"WARNING: {warning}", style="bold red", markup=False, highlight=False, soft_wrap=True)
     handler = logging.StreamHandler(sys.stderr)  # disconnects and failures, one line each
     handler.setFormatter(logging.Formatter("%(asctime)s mixwise serve: %(message)s", "%H:%M:%S"))
     logger = logging.getLogger("mixwise.serve")
@@ -94,7 +95,7 @@ def serve(
     h, p = server.server_address[:2]
     err_console.print(f"serving [bold]{model}[/] at http://{h}:{p}/v1 (context {backend.context_length} tokens from "
                       f"{backend.context_source}; {'API key required' if api_key else 'no API key'}; Ctrl-C to stop)",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -80,6 +80,15 @@ def exposure_warning(host: str, api_key: str | None) -> str | None:
             "the model. Set --api-key (or $MIXWISE_SERVE_API_KEY), or listen on --host 127.0.0.1.")
 
 
+def check_api_key(api_key: str | None) -> None:
+    """Refuse a key no client could send, or an empty ``--api-key ""`` (which must not quietly mean "no key")."""
+    if api_key is not None and (not api_key or not api_key.isascii() or not api_key.isprintable() or " " in api_key):
+        from mixwise.errors import MixwiseError
+
+        raise MixwiseError("the API key is empty or has spaces or non-ASCII characters",
+                           "use printable ASCII without spaces, as OpenAI clients send it")
+
+
 class ModelBackend:
     """A loaded model answering chat requests through a :class:`Batcher`; counts what it served.
 
@@ -177,11 +186,7 @@ class ModelBackend:
 def make_server(backend: ModelBackend, host: str = "127.0.0.1", port: int = 8000, *, api_key: str | None = None,
                 max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> Server:
     """An HTTP server bound to host:port (port 0 = a free one) serving ``backend``."""
-    if api_key is not None and (not api_key or not api_key.isascii() or not api_key.isprintable() or " " in api_key):
-        from mixwise.errors import MixwiseError
-
-        raise MixwiseError("the API key is empty or has spaces or non-ASCII characters",
-                           "use printable ASCII without spaces, as OpenAI clients send it")
+    check_api_key(api_key)
     handler = type("BoundHandler", (Handler,), {"backend": backend, "api_key": api_key,
                                                 "max_request_bytes": max_request_bytes})
     return Server((host, port), handler)

@@ -138,6 +138,7 @@ class Batcher:
         self.cond = threading.Condition()  # an RLock inside: _finish may run with it held
         self.pending = 0  # admitted and not finished: queued + running
         self.running = 0
+        self.current: list[Job] = []  # the batch being generated
         self.stats: Counter = Counter()
         self.closed = False
         self.thread = threading.Thread(target=self._loop, name="mixwise-serve-batcher", daemon=True)
@@ -159,7 +160,7 @@ class Batcher:
         """Stop the worker: queued requests end as cancelled, running ones stop at their next token."""
         with self.cond:
             self.closed = True
-            for job in list(self.queue):
+            for job in [*self.queue, *self.current]:
                 job.cancel.set()
             self.cond.notify_all()
         self.thread.join(timeout=30)
@@ -191,7 +192,7 @@ class Batcher:
                     self._finish(job, "cancelled")
                 else:
                     jobs.append(job)
-            self.running = len(jobs)
+            self.running, self.current = len(jobs), jobs
             return jobs
 
     def _loop(self) -> None:
@@ -211,7 +212,7 @@ class Batcher:
                     self._run_alone(jobs[0])
             finally:
                 with self.cond:
-                    self.running = 0
+                    self.running, self.current = 0, []
 
     def _run_alone(self, job: Job) -> None:
         try:
