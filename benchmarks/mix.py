@@ -36,6 +36,7 @@ from mixwise.mixing.build import select
 from mixwise.mixing.diff import diff_manifests
 from mixwise.mixing.manifest import assemble, store
 from mixwise.mixing.spec import parse_spec
+from mixwise.records import Inputs, Manifest
 from mixwise.mixing.synthetic import synthetic_scored
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mix.json"
@@ -48,11 +49,11 @@ def build_spec(name: str, size: int, seed: int) -> dict:
         {"name": "best", "filter": {"score": {"quality": {"min": 0.2}}}, "share": 0.2, "strategy": "top", "by": "quality"}]}
 
 
-def ours_build(table: pl.DataFrame, data: dict, root: Path) -> tuple[float, dict]:
+def ours_build(table: pl.DataFrame, data: dict, root: Path) -> tuple[float, Manifest]:
     started = time.perf_counter()
     spec = parse_spec(data)
     sel = select(spec, table)
-    res = store(assemble(spec, sel, {"sources": {}, "stages": {}}), sel.samples, root)
+    res = store(assemble(spec, sel, Inputs(sources={}, stages={})), sel.samples, root)
     return time.perf_counter() - started, res.manifest
 
 
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
 
         _, a = ours_build(table, build_spec("big", args.diff_size, 1), root / "m")
         _, b = ours_build(table, build_spec("big", args.diff_size, 2), root / "m")
-        pa, pb = root / "m" / "big" / a["version"], root / "m" / "big" / b["version"]
+        pa, pb = root / "m" / "big" / a.version, root / "m" / "big" / b.version
         started = time.perf_counter()
         d = diff_manifests(str(pa), str(pb))
         diff_s = time.perf_counter() - started

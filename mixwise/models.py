@@ -15,11 +15,11 @@ The cache lives in ``$MIXWISE_CACHE`` (default ``~/.cache/mixwise``).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from mixwise.errors import MixwiseError
+from mixwise.records import RunRecord, is_run_dir
 
 GEMMA = "gemma3-270m"
 TINY = "tiny-random"
@@ -110,9 +110,8 @@ def resolve_model_path(name: str) -> str:
         seed = int(name.rsplit("-", 1)[1]) if name != TINY and name.rsplit("-", 1)[1].isdigit() else 0
         return str(tiny_random_path(seed))
     p = Path(name).expanduser()
-    if (p / "run.json").is_file():  # a runs/<run> folder: its final checkpoint
-        record = json.loads((p / "run.json").read_text())
-        ckpt = p / record.get("final_checkpoint", "checkpoint")
+    if is_run_dir(p):  # a runs/<run> folder: its final checkpoint
+        ckpt = RunRecord.read(p).checkpoint_dir(p)
         if (ckpt / "config.json").is_file():
             return str(ckpt)
         raise MixwiseError(f"run {p} has no checkpoint at {ckpt}", "train to completion or point at a checkpoint folder")

@@ -1,13 +1,12 @@
-"""Test helper: write a manifest folder in the contract shape (manifest.json + samples.parquet).
+"""Test helper: manifests of hand-written rows, stored as real manifest records (manifest.json + samples.parquet).
 
-The mixing stage writes real manifests; the finetune tests only need the
-documented shape, built here from hand-written rows or from ingested ones.
+The finetune tests need a manifest of given rows, not a selection from a
+workspace: :func:`mixwise.mixing.manifest.store_rows` writes one.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import polars as pl
@@ -28,20 +27,11 @@ def rows_from_pairs(pairs: list[tuple[str, str, str]]) -> pl.DataFrame:
     return pl.DataFrame(recs, schema=pl.from_arrow(SAMPLE_SCHEMA.empty_table()).schema)
 
 
-def write_manifest(root: Path, name: str, rows: pl.DataFrame, *, version: str | None = None) -> Path:
-    """``root/<name>/<version>/`` with manifest.json and samples.parquet; LATEST points at it."""
-    rows = rows.with_columns(pl.lit("all").alias("component")) if "component" not in rows.columns else rows
-    version = version or hashlib.sha256("".join(rows["id"].to_list()).encode()).hexdigest()[:12]
-    folder = Path(root) / name / version
-    folder.mkdir(parents=True, exist_ok=True)
-    rows.write_parquet(folder / "samples.parquet")
-    counts = rows.group_by("source").len().sort("source").to_dicts()
-    meta = {"schema_version": 1, "name": name, "version": version, "parent": None, "spec": {"name": name},
-            "seed": 0, "counts": {"total": rows.height, "by_source": {c["source"]: c["len"] for c in counts}},
-            "composition": {}}
-    (folder / "manifest.json").write_text(json.dumps(meta, indent=2))
-    (Path(root) / name / "LATEST").write_text(version)
-    return folder
+def write_manifest(root: Path, name: str, rows: pl.DataFrame) -> Path:
+    """``root/<name>/<version>/`` with manifest.json and samples.parquet (rows in training order); LATEST points at it."""
+    from mixwise.mixing.manifest import store_rows
+
+    return store_rows(name, rows, root).path
 
 
 def toy_pairs(n: int = 48) -> list[tuple[str, str, str]]:

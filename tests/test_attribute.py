@@ -6,19 +6,25 @@ import json
 
 import pytest
 
+import polars as pl
+
 from mixwise.errors import InputError
 from mixwise.evaluate.attribute import RunScores, associations, paired_delta
-from mixwise.mixing.manifest import build_manifest
+from mixwise.mixing.manifest import build_manifest, store_rows
 from mixwise.mixing.spec import parse_spec
+from tests.finetune_helpers import rows_from_pairs
 from tests.mix_fixtures import add_stage_columns, build_workspace
+from tests.record_helpers import fixture_run
 from tests.test_judge_http import _gens, rule_judge  # noqa: F401 - rule_judge is a fixture
+from tests.test_records import BEFORE, V1
 
 
 def test_paired_delta_and_its_interval():
     a = {i: float(i % 2) for i in range(40)}
     b = {i: 1.0 for i in range(40)} | {99: 0.0}  # item 99 is not shared: ignored
     d = paired_delta(a, b, bootstrap=500, seed=1)
-    assert d["n"] == 40 and d["delta"] == pytest.approx(0.5)
+    assert d["n"] == 40 and d["delta"] == pytest.approx(0.5) and d["unpaired"] == {"a": 0, "b": 1}
+    assert d["b_mean"] - d["a_mean"] == pytest.approx(d["delta"])
     assert 0.3 < d["lo"] < 0.5 < d["hi"] < 0.7
     same = paired_delta(a, a, bootstrap=200)
     assert (same["delta"], same["lo"], same["hi"]) == (0.0, 0.0, 0.0)
@@ -38,8 +44,6 @@ def test_associations_recover_a_linear_relation():
 @pytest.mark.slow
 def test_attribute_on_real_runs(cli, ws, tmp_path, shared_data):
     """Three runs on real manifests, each evaluated by `eval mc`: same model, so every score delta is exactly 0."""
-    from mixwise.models import resolve_model_path
-
     build_workspace(ws, tmp_path)
     add_stage_columns(ws)
     runs, paths = [], []
@@ -49,15 +53,11 @@ def test_attribute_on_real_runs(cli, ws, tmp_path, shared_data):
             {"name": "code", "filter": {"source": "coder"}, "count": coder}] if chef else [
             {"name": "code", "filter": {"source": "coder"}, "count": coder}]})
         built = build_manifest(spec, ws, tmp_path / "manifests")
-        run = tmp_path / "runs" / name
-        run.mkdir(parents=True)
-        (run / "checkpoint").symlink_to(resolve_model_path("tiny-random"), target_is_directory=True)
-        (run / "run.json").write_text(json.dumps({"final_checkpoint": "checkpoint", "manifest": {
-            "name": name, "version": built.manifest["version"], "path": str(built.path)}}))
+        run = fixture_run(tmp_path / "runs" / name, built.manifest)
         r = cli("eval", "mc", str(run), "--tasks", "arc_easy", "--limit", "6", "--data-dir", str(shared_data / "mc" / "gauntlet"))
         assert r.exit_code == 0, r.output
         runs.append(str(run))
-        paths.append(str(built.path))
+        paths.append(built.manifest)
     r = cli("attribute", *runs, "--json")
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)
@@ -74,9 +74,7 @@ def test_attribute_on_real_runs(cli, ws, tmp_path, shared_data):
         cli("attribute", runs[0])
     from mixwise.evaluate.attribute import load_run
 
-    bare = tmp_path / "runs" / "bare"
-    bare.mkdir()
-    (bare / "run.json").write_text(json.dumps({"manifest": {"name": "base", "version": "x", "path": paths[0]}}))
+    bare = fixture_run(tmp_path / "runs" / "bare", paths[0])
     with pytest.raises(InputError, match="no eval results"):
         load_run(bare)
     with pytest.raises(InputError, match="no eval result set 'gauntlet'"):
@@ -85,18 +83,10 @@ def test_attribute_on_real_runs(cli, ws, tmp_path, shared_data):
 
 def _run_folder(root, name: str, style_shares: dict[str, int]):
     """A run folder on the tiny-random checkpoint whose manifest has the given style composition."""
-    from mixwise.models import resolve_model_path
-
-    man = root / "manifests" / name
-    man.mkdir(parents=True)
-    (man / "manifest.json").write_text(json.dumps({"name": name, "version": "v1", "composition": {
-        "by_style": {k: {"samples": v} for k, v in style_shares.items()}}}))
-    run = root / "runs" / name
-    run.mkdir(parents=True)
-    (run / "checkpoint").symlink_to(resolve_model_path("tiny-random"), target_is_directory=True)
-    (run / "run.json").write_text(json.dumps({"final_checkpoint": "checkpoint",
-                                              "manifest": {"name": name, "version": "v1", "path": str(man)}}))
-    return run
+    styles = [s for s, n in style_shares.items() for _ in range(n)]
+    rows = rows_from_pairs([("src", f"Question {i}?", f"Answer {i}.") for i in range(len(styles))])
+    built = store_rows(name, rows.with_columns(pl.Series("style", styles)), root / "manifests")
+    return fixture_run(root / "runs" / name, built.manifest)
 
 
 @pytest.mark.slow
@@ -133,3 +123,65 @@ def test_judge_results_of_runs_are_attributed(cli, rule_judge, tmp_path):
     shown = cli("attribute", str(run_a), str(run_b))
     assert shown.exit_code == 0 and "judge:base" in shown.output and "win_rate" in shown.output
     assert f"{round(score['delta'] * 100, 1):+.1f} pts" in shown.output
+
+
+def _release_runs(tmp_path, monkeypatch):
+    """The runs of tests/fixtures/records_v1 (release 0.1.0): 'before' the scoring stages ran, 'after' them."""
+    import shutil
+
+
+    root = tmp_path / "v1"
+    shutil.copytree(V1, root)
+    monkeypatch.setenv("MIXWISE_MANIFESTS", str(root / "manifests"))  # the paths in the run records point nowhere now
+    return root / "runs" / "before", root / "runs" / "after"
+
+
+def test_attribute_pairs_items_and_says_what_is_not_recorded(tmp_path, monkeypatch):
+    """Release files: the baseline scored 12 items, the run its first 8; the baseline's manifest has no style axis."""
+    import io
+
+    from rich.console import Console
+
+    from mixwise.evaluate.attribute import attribute
+    from mixwise.records import read_mc_items
+    from mixwise.views.attribute import render_report
+
+    before, after = _release_runs(tmp_path, monkeypatch)
+    rep = attribute([before, after], bootstrap=500)
+    comp = rep["comparisons"][0]
+    # style, cluster and quality were not recorded for the baseline: no invented shift from 0
+    assert set(comp["not_recorded"]) == {"style", "cluster", "quality"} and "style" not in comp["composition"]
+    assert comp["not_recorded"]["style"] == {"missing_in": "baseline", "manifest": f"mini@{BEFORE}",
+                                             "hint": "re-run `mixwise mix` after `mixwise style`"}
+    s = comp["scores"]["demo_addition"]
+    items = lambda run: {it.idx: it.acc_norm for it in read_mc_items(run / "eval" / "mc" / "demo" / "items" / "demo_addition.jsonl")}  # noqa: E731
+    a, b = items(before), items(after)
+    assert (s["n"], s["unpaired"]) == (8, {"base": 4, "run": 0})
+    assert s["base_paired"] == pytest.approx(sum(a[i] for i in range(8)) / 8) and s["score_paired"] == pytest.approx(sum(b.values()) / 8)
+    assert s["delta"] == pytest.approx(s["score_paired"] - s["base_paired"]) and s["lo"] <= s["delta"] <= s["hi"]
+    assert s["base"] == pytest.approx(sum(a.values()) / 12)  # the baseline's own score, over all its 12 items
+    assert comp["tasks_only_in"] == {"judge:base__likert__prompts": "run"}
+    console = Console(width=100, record=True, file=io.StringIO(), color_system=None)
+    render_report(rep, console)
+    text = console.export_text()
+    style_row = next(line for line in text.splitlines() if line.strip().startswith("style"))
+    assert f"not recorded in baseline (mini@{BEFORE}); re-run `mixwise mix` after `mixwise style`" in style_row
+    assert "demo_addition: 4 items scored only by the baseline, 0 only by this run" in text
+    row = next(line for line in text.splitlines() if line.strip().startswith("demo_addition"))
+    assert f"{s['base_paired']:.3f}" in row and f"{s['score_paired']:.3f}" in row and row.split()[-1] == "8"
+    assert "not compared: judge:base__likert__prompts (only the run has it)" in text
+
+
+def test_a_missing_metric_stops_attribution(tmp_path, monkeypatch):
+    from mixwise.evaluate.attribute import attribute
+
+    before, after = _release_runs(tmp_path, monkeypatch)
+    items = after / "eval" / "mc" / "demo" / "items" / "demo_addition.jsonl"
+    lines = items.read_text().splitlines()
+    items.write_text("\n".join(lines[:1] + [lines[1].replace('"acc_norm":', '"acc_nrom":')] + lines[2:]) + "\n")
+    with pytest.raises(InputError, match=r"demo_addition.jsonl:2: eval mc item field 'acc_nrom' is not part of this schema"):
+        attribute([before, after])
+    items.write_text("\n".join(lines[:1] + [json.dumps({k: v for k, v in json.loads(lines[1]).items() if k != "acc_norm"})]
+                               + lines[2:]) + "\n")
+    with pytest.raises(InputError, match=r"demo_addition.jsonl:2: eval mc item field 'acc_norm' is missing"):
+        attribute([before, after])

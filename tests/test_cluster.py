@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 from sklearn.metrics import adjusted_mutual_info_score
 
-from mixwise.cli.cluster import render_cluster_table
+from mixwise.views.cluster import render_cluster_table
 from mixwise.curate.cluster import auto_k, cluster_table, cluster_workspace, representatives, spherical_kmeans
 from mixwise.curate.embed import embed_workspace
 from mixwise.curate.labels import ctfidf_keywords, label_from_keywords

@@ -42,16 +42,13 @@ def test_eval_mc_json_and_files(cli, tmp_path, shared_data):
 
 @pytest.mark.slow
 def test_suite_skips_tasks_without_data_and_writes_into_the_run(cli, tmp_path, shared_data):
-    from mixwise.models import resolve_model_path
+    from tests.record_helpers import fixture_run
 
     data = tmp_path / "data"  # only one MMLU subject present: the other 56 are skipped with a warning
     for split in ("dev", "val"):
         (data / "mmlu" / split).mkdir(parents=True)
         shutil.copy(shared_data / "mc" / "mmlu" / split / f"anatomy_{split}.csv", data / "mmlu" / split)
-    run = tmp_path / "runs" / "r1"
-    run.mkdir(parents=True)
-    (run / "checkpoint").symlink_to(resolve_model_path("tiny-random"), target_is_directory=True)
-    (run / "run.json").write_text(json.dumps({"final_checkpoint": "checkpoint"}))
+    run = fixture_run(tmp_path / "runs" / "r1")
     r = cli("eval", "mc", str(run), "--suite", "mmlu", "--limit", "2", "--data-dir", str(data), "--json")
     assert r.exit_code == 0, r.output
     payload = json.loads(r.stdout)

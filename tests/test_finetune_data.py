@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from mixwise.errors import MixwiseError, SpecError
-from mixwise.finetune.data import audit, load_manifest, tokenize
+from mixwise.finetune.data import audit, load_rows, tokenize
+from mixwise.records import Manifest
 from mixwise.finetune.packing import build_sequences, collate, epoch_order, step_micro_batches
 from mixwise.finetune.recipe import load_recipe, resolve_for_model
 
@@ -123,10 +124,11 @@ def test_epoch_order_and_micro_batches_are_deterministic():
 
 def test_manifest_folder_roundtrip(tmp_path):
     folder = write_manifest(tmp_path, "toy", rows_from_pairs(toy_pairs(4)))
-    m = load_manifest(folder)
-    assert m.name == "toy" and m.version == folder.name and m.rows.height == 4
-    with pytest.raises(MixwiseError, match="cannot read manifest"):
-        load_manifest(tmp_path / "nope")
+    m = Manifest.read(folder)
+    assert m.name == "toy" and m.version == folder.name and load_rows(m).height == 4
+    assert m.counts.samples == 4 and m.composition.by_style is None  # no style stage: not recorded
+    with pytest.raises(MixwiseError, match="manifest not found.*nope"):
+        Manifest.read(tmp_path / "nope")
 
 
 def test_lima_recipe_has_the_published_values():

@@ -29,7 +29,7 @@ def test_demo_mix_step_builds_two_mixtures_and_diffs_them(tmp_path):
 
 
 def test_demo_specs_use_the_stages_that_exist(ws, tmp_path):
-    from mixwise.mixing.demo import demo_specs
+    from mixwise.demo.mix import demo_specs
     from tests.mix_fixtures import add_dedup_columns, add_stage_columns, build_workspace
 
     build_workspace(ws, tmp_path)

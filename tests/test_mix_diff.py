@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from mixwise.mixing.diff import diff_manifests
-from mixwise.mixing.diff_view import bar, manifest_tree, render_diff
+from mixwise.views.diff import bar, manifest_tree, render_diff
 from mixwise.mixing.manifest import build_manifest
 from mixwise.mixing.spec import parse_spec
 
@@ -42,7 +42,7 @@ def render(d: dict, width: int = 100) -> str:
 
 def test_diff_dict_membership_and_dedup(pair):
     a, b, root = pair
-    d = diff_manifests("d@" + a.manifest["version"], "d", root)
+    d = diff_manifests("d@" + a.manifest.version, "d", root)
     ia = set(pl.read_parquet(a.path / "samples.parquet")["id"])
     ib = set(pl.read_parquet(b.path / "samples.parquet")["id"])
     assert d["membership"] == {"a_unique": len(ia), "b_unique": len(ib), "kept": len(ia & ib), "added": len(ib - ia), "removed": len(ia - ib)}
@@ -59,7 +59,7 @@ def test_diff_dict_membership_and_dedup(pair):
 def test_diff_renders_side_by_side_with_bars_and_deltas(pair):
     a, b, root = pair
     text = render(diff_manifests(a.path.as_posix(), b.path.as_posix()))
-    assert f"d@{a.manifest['version']}" in text and "B is the next version of A" in text
+    assert f"d@{a.manifest.version}" in text and "B is the next version of A" in text
     assert "by source" in text and "by cluster" in text and "by style" in text
     stars_line = next(l for l in text.splitlines() if l.startswith("stars"))
     assert "10" in stars_line and "-5" in stars_line and "█" in stars_line
@@ -91,5 +91,5 @@ def test_manifest_tree_shows_fingerprints(pair):
     console = Console(width=120, record=True, file=io.StringIO(), color_system=None)
     console.print(manifest_tree(a.manifest))
     text = console.export_text()
-    fp = a.manifest["inputs"]["sources"]["coder"]["fingerprint"][:12]
+    fp = a.manifest.inputs.sources["coder"].fingerprint[:12]
     assert f"fingerprint {fp}" in text and "space  random, asked count 10" in text and "stages" in text

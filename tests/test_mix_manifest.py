@@ -32,36 +32,36 @@ def make_spec(chef: int = 6, **over) -> object:
 def test_same_inputs_same_version_byte_for_byte(mixed_ws, tmp_path):
     a = build_manifest(make_spec(), mixed_ws, tmp_path / "one")
     b = build_manifest(make_spec(), mixed_ws, tmp_path / "two")
-    assert a.manifest["version"] == b.manifest["version"] and a.created and b.created
+    assert a.manifest.version == b.manifest.version and a.created and b.created
     assert (a.path / "samples.parquet").read_bytes() == (b.path / "samples.parquet").read_bytes()
     strip = lambda p: {k: v for k, v in json.loads((p / "manifest.json").read_text()).items() if k != "created_at"}  # noqa: E731
     assert strip(a.path) == strip(b.path)
     again = build_manifest(make_spec(), mixed_ws, tmp_path / "one")
     assert not again.created and again.path == a.path
     other = build_manifest(make_spec(seed=12), mixed_ws, tmp_path / "one")
-    assert other.manifest["version"] != a.manifest["version"]
+    assert other.manifest.version != a.manifest.version
 
 
 def test_lineage_and_latest(mixed_ws, tmp_path):
     root = tmp_path / "m"
-    v1 = build_manifest(make_spec(6), mixed_ws, root).manifest
-    v2 = build_manifest(make_spec(8), mixed_ws, root).manifest
+    v1 = build_manifest(make_spec(6), mixed_ws, root).manifest.to_dict()
+    v2 = build_manifest(make_spec(8), mixed_ws, root).manifest.to_dict()
     assert v1["parent"] is None and v2["parent"] == v1["version"]
     assert (root / "mini" / "LATEST").read_text().strip() == v2["version"]
     back = build_manifest(make_spec(6), mixed_ws, root)
-    assert not back.created and back.manifest["version"] == v1["version"]
-    assert load_manifest("mini", root).meta["version"] == v1["version"]  # LATEST moved back
+    assert not back.created and back.manifest.version == v1["version"]
+    assert load_manifest("mini", root).version == v1["version"]  # LATEST moved back
     rows = list_manifests(root)
     assert {r["version"]: (r["latest"], r["parent"]) for r in rows} == {v1["version"]: (True, None), v2["version"]: (False, v1["version"])}
-    assert load_manifest(f"mini@{v2['version'][:5]}", root).meta["counts"]["samples"] == 8 + 5 + 4
-    assert load_manifest(str(root / "mini" / v2["version"])).meta["version"] == v2["version"]
+    assert load_manifest(f"mini@{v2['version'][:5]}", root).counts.samples == 8 + 5 + 4
+    assert load_manifest(str(root / "mini" / v2["version"])).version == v2["version"]
     with pytest.raises(MixwiseError, match="did you mean 'mini'"):
         load_manifest("minni", root)
 
 
 def test_manifest_contents(mixed_ws, tmp_path):
     res = build_manifest(make_spec(), mixed_ws, tmp_path / "m")
-    m = res.manifest
+    m = res.manifest.to_dict()  # the file content
     s = pl.read_parquet(res.path / "samples.parquet")
     assert set(SAMPLE_COLUMNS) <= set(s.columns)
     assert {"component", "cluster", "cluster_label", "style", "style_score_long_form", "n_tokens_est"} <= set(s.columns)
@@ -90,7 +90,7 @@ def test_tokenizer_counts_replace_the_estimate(mixed_ws, tmp_path):
     turns = s.select(full_messages())["messages"].to_list()
     expected = [sum(len(tok(m["content"], add_special_tokens=False)["input_ids"]) for m in msgs) for msgs in turns]
     assert s["n_tokens_est"].to_list() == expected
-    assert res.manifest["token_estimate"] == "tokenizer tiny-random" and res.manifest["counts"]["tokens"] == sum(expected)
+    assert res.manifest.token_estimate == "tokenizer tiny-random" and res.manifest.counts.tokens == sum(expected)
 
 
 def test_version_does_not_depend_on_where_the_data_lives(tmp_path):
@@ -103,5 +103,5 @@ def test_version_does_not_depend_on_where_the_data_lives(tmp_path):
         w = Workspace(d / "ws")
         build_workspace(w, d)
         add_stage_columns(w)
-        versions.append(build_manifest(make_spec(), w, d / "manifests").manifest["version"])
+        versions.append(build_manifest(make_spec(), w, d / "manifests").manifest.version)
     assert versions[0] == versions[1]

@@ -131,6 +131,7 @@ def test_stage_view_cli_and_spec_filter(ws, tmp_path, cli):
 
 def test_manifests_record_quality_classes_and_diff_and_attribute_see_them(ws, tmp_path, cli):
     from mixwise.evaluate.attribute import _shares
+    from mixwise.records import Manifest
 
     _workspace_with(ws, tmp_path, CHAT)
     score_workspace(ws)
@@ -148,7 +149,7 @@ def test_manifests_record_quality_classes_and_diff_and_attribute_see_them(ws, tm
     assert rows["clean"]["b_share"] == 1.0 and rows["refusal"]["a_share"] == 0.25 and rows["refusal"]["b_samples"] == 0
     assert "by quality" in cli("diff", "all", "clean").stdout
     assert "quality" in cli("manifest", "show", "all").stdout
-    assert _shares(built["all"])["quality"] == {"clean": 0.5, "refusal": 0.25, "truncated": 0.25}
+    assert _shares(Manifest.read(built["all"]["path"]))["quality"] == {"clean": 0.5, "refusal": 0.25, "truncated": 0.25}
 
 
 def test_a_spec_on_quality_columns_before_the_stage_names_the_command(ws, tmp_path, cli):

@@ -20,15 +20,17 @@ def attribute(
     """Explain score changes by mixture composition: runs compared with a baseline run.
 
     For each run: how its manifest's style / source / cluster / quality shares differ from
-    the baseline's, and how each eval mc task score and each eval judge win rate
-    (tasks named judge:<baseline>__<judge>__<prompts>) moved, with a paired
-    bootstrap 95% interval over the items both runs scored. With three runs or
-    more, the slope and correlation of each score with each share across runs.
+    the baseline's (an axis one manifest did not record is said to be missing), and
+    how each eval mc task score and each eval judge win rate (tasks named
+    judge:<baseline>__<judge>__<prompts>) moved: the paired delta over the items
+    both runs scored, its bootstrap 95% interval, the item count and the items
+    only one side scored. With three runs or more, the slope and correlation of
+    each score with each share across runs.
 
     Example: mixwise attribute runs/lima-1k runs/lima-plus-instruct runs/instruct-5k --label gauntlet
     """
     from mixwise.evaluate.attribute import attribute as run_attribute
-    from mixwise.evaluate.attribute_view import render_report
+    from mixwise.views.attribute import render_report
 
     report = run_attribute(runs, label=label, bootstrap=bootstrap, seed=seed)
     if as_json:

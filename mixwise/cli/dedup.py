@@ -42,7 +42,7 @@ def dedup(
     Example: mixwise dedup --threshold 0.7 --keep source_priority --source-priority lima,alpaca --report
     """
     from mixwise.curate.dedup import DedupConfig
-    from mixwise.curate.dedup_explain import render_report
+    from mixwise.views.dedup import render_report
     from mixwise.curate.dedup_stage import dedup_workspace
 
     priority = tuple(s.strip() for s in (source_priority or "").split(",") if s.strip())
@@ -105,7 +105,8 @@ def dups_show(
 
     Example: mixwise dups show g3f2a
     """
-    from mixwise.curate.dedup_explain import explain_group, render_group
+    from mixwise.curate.dedup_explain import explain_group
+    from mixwise.views.dedup import render_group
 
     ws = workspace()
     rows = explain_group(ws, group)

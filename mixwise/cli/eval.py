@@ -41,9 +41,10 @@ def mc(
 
     Example: mixwise eval mc gemma3-270m --tasks arc_easy,piqa --data-dir ../shared/data/mc/gauntlet --limit 100
     """
-    from mixwise.evaluate.mc import evaluate
     from mixwise.errors import InputError
+    from mixwise.evaluate.mc import evaluate
     from mixwise.evaluate.tasks import load_task, resolve_tasks
+    from mixwise.views.mc import render_mc
 
     if threads:
         import torch
@@ -71,30 +72,11 @@ def mc(
         result = evaluate(model, runnable, data_dir=dirs, limit=limit, out=out, label=Path(label).stem,
                           device=device, batch_tokens=batch_tokens, progress=tick)
     if as_json:
-        emit_json({"tasks": {n: {"acc": a.get("acc"), "acc_norm": a.get("acc_norm"), "n": a["n"]} for n, a in result["tasks"].items()},
-                   "groups": result["groups"], "gauntlet": {k: v for k, v in result["gauntlet"].items()},
-                   "results_dir": result["results_dir"]})
+        full = result.to_dict()
+        emit_json({"tasks": {n: {"acc": a.acc, "acc_norm": a.acc_norm, "n": a.n} for n, a in result.tasks.items()},
+                   "groups": full["groups"], "gauntlet": full["gauntlet"], "results_dir": result.results_dir})
         return
-    _print(result)
-
-
-def _print(result: dict) -> None:
-    table = Table(title=f"eval mc: {result['model']}")
-    for col in ("task", "category", "n", "acc", "± se", "acc_norm", "score", "s"):
-        table.add_column(col, justify="left" if col in ("task", "category") else "right")
-    fmt = lambda x: "" if x is None else f"{x:.4f}"  # noqa: E731
-    for name, a in result["tasks"].items():
-        table.add_row(name, a.get("category") or "", str(a["n"]), fmt(a.get("acc")), fmt(a.get("acc_stderr")),
-                      fmt(a.get("acc_norm")), fmt(a.get("score")), f"{a['seconds']:.1f}")
-    for g, a in result["groups"].items():
-        table.add_row(f"[bold]{g}[/] ({a['members']} subjects)", a["category"], str(a["n"]), fmt(a["acc"]),
-                      fmt(a["acc_stderr"]), "", fmt(a["acc"]), "")
-    console.print(table)
-    g = result["gauntlet"]
-    if g["categories"]:
-        cats = ", ".join(f"{c} {v['score']:.4f}" for c, v in g["categories"].items())
-        console.print(f"Gauntlet composite {g['average']:.4f} ± {g['stderr']:.4f} ({cats})")
-    console.print(f"[dim]results: {result['results_dir']}/results.json, per-item records in items/[/]")
+    render_mc(result, console)
 
 
 def tasks_cmd(

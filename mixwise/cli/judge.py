@@ -41,39 +41,18 @@ def judge(
 
     Example: mixwise eval judge runs/lima-1k --baseline gemma3-270m --prompts lima_test --judge-base-url http://127.0.0.1:8011/v1 --judge-model gemma3-270m
     """
-    from mixwise.evaluate.generate import GenSettings, generations_for
-    from mixwise.evaluate.judge import estimate, make_pairs, plan, run_judge
-    from mixwise.evaluate.judge_cache import JudgeCache
-    from mixwise.evaluate.judge_client import Budget, JudgeClient, endpoint
-    from mixwise.evaluate.judge_report import render_summary, results_dir, slug, write_results
-    from mixwise.evaluate.judges import load_judge
-    from mixwise.evaluate.prompts import load_prompts
+    from mixwise.evaluate.judge_run import JudgeSettings, estimate_judge
+    from mixwise.evaluate.judge_run import judge_model as run_judge_eval  # the --judge-model option is named judge_model
+    from mixwise.views.judge import render_summary
 
-    jd = load_judge(judge_name)
-    if judge_temperature is not None:
-        jd.temperature = judge_temperature
-    if repeats > 1 and jd.temperature == 0:
-        warn("--repeats with temperature 0: a deterministic judge repeats itself; pass --judge-temperature 0.7 to measure spread")
-    items = load_prompts(prompts, data=data_dir, limit=limit)
-    out = out or results_dir(model, baseline, jd.id, prompts)
-    settings = GenSettings(max_new_tokens=max_new_tokens, seed=seed)
-    gens = {}
-    for side, spec in (("model", model), ("baseline", baseline)):
-        if spec is None:
-            continue
-        if dry_run and not Path(spec).is_file() and not (out / "generations" / f"{slug(spec)}.jsonl").is_file():
-            # not generated yet: assume answers of full length so the estimate is an upper bound
-            gens[side] = [{"id": p.id, "category": p.category, "prompt": p.prompt, "output": "x" * 4 * max_new_tokens} for p in items]
-            continue
-        with progress_bar(f"answers of {spec}", total=len(items)) as update:
-            gens[side] = generations_for(spec, items, settings, out / "generations", progress=update)[0]
-    pairs = make_pairs(gens["model"], gens.get("baseline"), {p.id: p.reference for p in items if p.reference})
-    base_url, api_key, judge_model_name = endpoint(judge_base_url, judge_api_key, judge_model, jd.model)
-    client = JudgeClient(model=judge_model_name, base_url=base_url, api_key=api_key,
-                         cache=JudgeCache(cache or workspace().cache_dir("judge") / "calls.sqlite"),
-                         budget=Budget(max_requests, max_tokens), concurrency=concurrency, max_retries=max_retries, timeout=timeout)
+    settings = JudgeSettings(
+        baseline=baseline, prompts=prompts, judge=judge_name, judge_base_url=judge_base_url, judge_model_name=judge_model,
+        judge_api_key=judge_api_key, judge_temperature=judge_temperature, data_dir=data_dir, limit=limit, repeats=repeats,
+        concurrency=concurrency, max_retries=max_retries, timeout=timeout, max_requests=max_requests, max_tokens=max_tokens,
+        cache=cache, out=out, max_new_tokens=max_new_tokens, seed=seed)
+    progress = lambda what, total: progress_bar(what, total=total)  # noqa: E731
     if dry_run:
-        est = estimate(jd, plan(jd, pairs, repeats), client)
+        est = estimate_judge(model, settings, ws=workspace(), progress=progress, warn=warn)
         if as_json:
             emit_json(est)
         else:
@@ -81,16 +60,12 @@ def judge(
                           f"(at most {est['max_calls_with_reasks']} with re-asks), ~{est['prompt_tokens']:,} prompt tokens, "
                           f"<= {est['max_completion_tokens']:,} completion tokens, judge {est['judge_model']}", highlight=False)
         return
-    n_jobs = len(plan(jd, pairs, repeats))
-    with progress_bar(f"judge {jd.id}", total=n_jobs) as update:
-        results, summary = run_judge(jd, pairs, client, repeats=repeats, seed=seed, progress=update)
-    summary["run"] = {"model": model, "baseline": baseline, "prompts": prompts, "judge_folder": str(jd.folder), "out": str(out)}
-    items_path, _ = write_results(out, results, summary)
+    outcome = run_judge_eval(model, settings, ws=workspace(), progress=progress, warn=warn)
     if as_json:
-        emit_json(summary)
+        emit_json(outcome.summary.to_dict())
         return
-    render_summary(summary, console)
-    console.print(f"[dim]per-item judgments: {items_path}[/]")
+    render_summary(outcome.summary, console)
+    console.print(f"[dim]per-item judgments: {outcome.items_path}[/]")
 
 
 def register(app: typer.Typer) -> None:

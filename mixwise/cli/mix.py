@@ -32,7 +32,7 @@ def mix(
     """
     from mixwise.mixing.manifest import build_manifest, ensure_sources
     from mixwise.mixing.spec import allow_shortfall, load_spec, parse_overrides
-    from mixwise.mixing.diff_view import manifest_tree
+    from mixwise.views.diff import manifest_tree
 
     ws = workspace()
     overrides = parse_overrides(source)
@@ -52,16 +52,16 @@ def mix(
     for name in ensure_sources(parsed, ws, base_dir=parsed.path.parent if parsed.path else None, explicit=set(overrides)):
         console.print(f"[dim]ingested source {name} for this spec[/]")
     result = build_manifest(parsed, ws, manifests)
-    for stage, info in result.manifest["inputs"]["stages"].items():
-        if not info.get("fresh"):
+    for stage, info in result.manifest.inputs.stages.items():
+        if not info.fresh:
             warn(f"the {stage!r} stage ran before the sources last changed: rows ingested since have no {stage} columns; re-run: mixwise {stage}")
     if as_json:
-        emit_json({"path": str(result.path), "created": result.created, **result.manifest})
+        emit_json({"path": str(result.path), "created": result.created, **result.manifest.to_dict()})
         return
     console.print(manifest_tree(result.manifest))
     state = "written" if result.created else "unchanged (this version already exists)"
-    console.print(f"[green]{parsed.name}@{result.manifest['version']}[/] {state}: {result.path}")
-    parent = result.manifest.get("parent")
+    console.print(f"[green]{parsed.name}@{result.manifest.version}[/] {state}: {result.path}")
+    parent = result.manifest.parent
     if result.created and parent:
         from mixwise.mixing.diff import diff_manifests
 
@@ -114,15 +114,15 @@ def show(
 
     Example: mixwise manifest show lima-plus-instruct@3f2a
     """
-    from mixwise.mixing.diff_view import manifest_tree
     from mixwise.mixing.manifest import load_manifest
+    from mixwise.views.diff import manifest_tree
 
     m = load_manifest(ref, manifests)
     if as_json:
-        emit_json(m.meta)
+        emit_json(m.to_dict())
         return
-    console.print(manifest_tree(m.meta))
-    console.print(f"[dim]{m.path}[/]")
+    console.print(manifest_tree(m))
+    console.print(f"[dim]{m.folder}[/]")
 
 
 def diff(
@@ -134,14 +134,16 @@ def diff(
 ) -> None:
     """Compare two mixtures side by side.
 
-    Shows lineage, composition by source, component, style and cluster with bars
-    and deltas (samples and tokens), samples kept/added/removed, the length
-    shift, changed dedup decisions and a few added and removed prompts.
+    Shows lineage, composition by source, component, style, cluster and quality
+    class with bars and deltas (samples and tokens), samples kept/added/removed,
+    the length shift, changed dedup decisions and a few added and removed
+    prompts. An axis only one manifest recorded (built before its stage ran) is
+    named, not compared.
 
     Example: mixwise diff lima-1k lima-plus-instruct
     """
     from mixwise.mixing.diff import diff_manifests
-    from mixwise.mixing.diff_view import render_diff
+    from mixwise.views.diff import render_diff
 
     d = diff_manifests(a, b, manifests, examples=examples)
     if as_json:

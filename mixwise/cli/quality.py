@@ -21,7 +21,8 @@ def quality(
 
     Example: mixwise quality --json
     """
-    from mixwise.curate.quality import quality_view, render_quality, score_workspace
+    from mixwise.curate.quality import quality_view, score_workspace
+    from mixwise.views.quality import render_quality
 
     ws = workspace()
     report = score_workspace(ws, force=force)

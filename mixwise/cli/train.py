@@ -59,15 +59,15 @@ def train(
 
     result = run_train(manifest, model, recipe=recipe, overrides=overrides, max_steps=max_steps, out=out,
                        run_name=run_name, resume=resume, device=device, manifests_root=manifests, on_step=on_step)
-    rec = result.record
+    rec = result.run
     if as_json:
-        emit_json(rec)
+        emit_json(rec.to_dict())
         return
-    t = rec["throughput"]
-    console.print(f"[green]trained[/] {rec['manifest']['name']}@{rec['manifest']['version'][:12]} on {model}: "
-                  f"{rec['steps']} steps, final loss {rec['final_loss']}, {t['tokens_per_s']:,.0f} tokens/s "
-                  f"({t['trained_tokens_per_s']:,.0f} trained/s)")
-    console.print(f"run: {result.run_dir}  checkpoint: {result.run_dir / rec['final_checkpoint']}")
+    t = rec.throughput
+    console.print(f"[green]trained[/] {rec.manifest.name}@{rec.manifest.version[:12]} on {model}: "
+                  f"{rec.steps} steps, final loss {rec.final_loss}, {t.tokens_per_s:,.0f} tokens/s "
+                  f"({t.trained_tokens_per_s:,.0f} trained/s)")
+    console.print(f"run: {result.run_dir}  checkpoint: {rec.checkpoint_dir(result.run_dir)}")
 
 
 def register(app: typer.Typer) -> None:

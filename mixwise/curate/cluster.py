@@ -23,7 +23,6 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -171,19 +170,3 @@ def cluster_samples(ws: Workspace, cluster_id: int, *, offset: int = 0, limit: i
             .join(ws.read_columns(STAGE), on="id").filter(pl.col("cluster") == cluster_id)
             .join(closeness, on="id").sort(["closeness", "id"], descending=[True, False]))
     return clusters[known.index(cluster_id)], rows.slice(offset, limit)
-
-
-def demo_step(ctx) -> None:
-    """Demo: embed the ShareGPT sample, cluster it, write the map, print the cluster table."""
-    from mixwise.cli.cluster import render_cluster_table
-    from mixwise.curate.cluster_map import map_workspace
-    from mixwise.curate.embed import embed_workspace
-
-    rep = embed_workspace(ctx.ws)
-    ctx.console.print(f"embedded {rep.rows:,} prompts ({rep.computed:,} computed, {rep.cached:,} cached, {rep.backend}) in {rep.seconds:.1f}s")
-    cl = cluster_workspace(ctx.ws, seed=ctx.seed)
-    ctx.console.print(f"clustered into k={cl.k} topics (auto k = round(sqrt(n/2)), max 50) in {cl.seconds:.1f}s")
-    render_cluster_table(ctx.console, cluster_table(ctx.ws), limit=15)
-    m = map_workspace(ctx.ws, out=Path(ctx.out) / "map.html", seed=ctx.seed)
-    ctx.console.print(f"map: {m.html} and {m.png} ({m.rows:,} points, UMAP {m.seconds:.1f}s); open the HTML in a browser")
-    ctx.notes.update({"clusters": cl.k, "map_html": str(m.html)})

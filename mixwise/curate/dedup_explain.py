@@ -1,18 +1,17 @@
-"""Explain duplicates to a person: the per-source report table and one group side by side.
+"""Explain duplicates to a person: the evidence tying a group's members together, and the largest groups.
 
 ``explain_group`` recomputes, for each member of a group, the evidence that
 ties it to the representative: normalized prompt/response equality, the exact
 shingle Jaccard of the pair and of each half, and the prompt cosine when
-embeddings exist. The ``render_*`` functions build rich tables.
+embeddings exist. :mod:`mixwise.views.dedup` shows them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from rich.table import Table
 
-from mixwise.curate.dedup import KINDS, STAGE
+from mixwise.curate.dedup import STAGE
 from mixwise.curate.dedup_minhash import MinHasher
 from mixwise.curate.dedup_stage import group_view
 from mixwise.curate.dedup_text import prepare
@@ -66,48 +65,6 @@ def _cosines(ws: Workspace, ids: list[str], field: str) -> np.ndarray | None:
         return None
     v = vectors[[pos[k] for k in ids]]
     return v @ v[0]
-
-
-def _clip(text: str, limit: int) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def render_group(group: str, members: list[dict], max_members: int = 4, clip: int = 280) -> Table:
-    """Members side by side: one column each, rows for the evidence and the text."""
-    shown = members[:max_members]
-    more = f" (+{len(members) - len(shown)} more; --json lists all)" if len(members) > len(shown) else ""
-    table = Table(title=f"duplicate group {group}: {len(members)} members{more}", show_lines=True)
-    table.add_column("", style="bold")
-    for m in shown:
-        table.add_column(f"{m['id']} [{m['source']}]", overflow="fold", ratio=1)
-    rows = [
-        ("role", lambda m: m["role"] + ("" if m["dup_kind"] is None else f": {m['dup_kind']}")),
-        ("keep", lambda m: "yes" if m["dup_keep"] else "no"),
-        ("same prompt / response / later turns",
-         lambda m: " / ".join("yes" if m[k] else "no" for k in ("same_prompt", "same_response", "same_later_turns"))),
-        ("Jaccard pair (prompt, resp.)", lambda m: f"{m['jaccard']:.2f} ({m['jaccard_prompt']:.2f}, {m['jaccard_response']:.2f})"),
-        ("prompt cosine", lambda m: "-" if m["cosine"] is None else f"{m['cosine']:.3f}"),
-        ("prompt", lambda m: _clip(m["prompt"], clip)),
-        ("response", lambda m: _clip(m["response"], clip)),
-    ]
-    for label, fn in rows:
-        table.add_row(label, *[fn(m) for m in shown])
-    return table
-
-
-def render_report(report: dict, title: str = "duplicates by source") -> Table:
-    """The per-source report as a rich table: one column per source plus the total, one row per measure."""
-    records = [*report["sources"], report["total"]]
-    table = Table(title=f"{title} ({report['groups']:,} groups)", caption="duplicates = rows other than their group's kept one")
-    table.add_column("")
-    for rec in records:
-        table.add_column(rec["source"], justify="right", style="bold" if rec["source"] == "total" else None)
-    for measure in ["rows", *KINDS, "duplicates", "within_source", "cross_source", "survivors"]:
-        label = measure.replace("_", " ")
-        table.add_row(label if measure in ("rows", "survivors", "duplicates") else f"  {label}", *[f"{r[measure]:,}" for r in records],
-                      end_section=measure in ("rows", "same_response", "cross_source"))
-    return table
 
 
 def largest_groups(ws: Workspace, top: int = 20, kind: str | None = None) -> pl.DataFrame:

@@ -130,19 +130,3 @@ def group_view(ws: Workspace, group: str) -> pl.DataFrame:
     members = cols.filter(pl.col("dup_group") == matches[0])
     table = ws.samples(columns=SAMPLE_COLUMNS).join(members, on="id", how="inner")
     return table.sort([pl.col("dup_of").is_not_null(), "dup_kind", "id"])
-
-
-def demo_step(ctx) -> None:
-    """Demo: find duplicates in the ShareGPT sample and show the report and the largest near-duplicate group."""
-    from mixwise.curate.dedup_explain import explain_group, largest_groups, render_group, render_report
-
-    run = dedup_workspace(ctx.ws, DedupConfig(seed=ctx.seed))
-    for note in run.notes:
-        ctx.console.print(f"[dim]{note}[/]")
-    ctx.console.print(render_report(run.report, title="ShareGPT duplicates"))
-    near = largest_groups(ctx.ws, top=1, kind="near")
-    if near.height:
-        group = near["dup_group"][0]
-        ctx.console.print(render_group(group, explain_group(ctx.ws, group), max_members=3, clip=160))
-    ctx.notes["dedup"] = {"groups": run.report["groups"], "duplicates": run.report["total"]["duplicates"],
-                          "survivors": run.report["total"]["survivors"]}

@@ -207,33 +207,6 @@ def score_workspace(ws: Workspace, *, force: bool = False) -> QualityReport:
     return QualityReport(cols.height, _flag_counts(cols))
 
 
-def render_quality(view: dict[str, Any], console, *, examples: bool = True) -> None:
-    """The per-source table of ``quality_view`` (and one example per signal)."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title="quality signals by source", show_edge=False)
-    for col in ("source", "rows", "refusal", "truncated", "flagged", "repetitive", "non-Latin"):
-        table.add_column(col, justify="left" if col == "source" else "right")
-
-    def pct(n: int, d: int) -> str:
-        return f"{n:,} ({n / d:.1%})" if d else "0"
-
-    rows = list(view["by_source"].items()) + ([("total", view["total"])] if len(view["by_source"]) > 1 else [])
-    for name, v in rows:
-        table.add_row(name, f"{v['rows']:,}", pct(v["refusal"], v["rows"]), pct(v["truncated"], v["rows"]),
-                      pct(v["any"], v["rows"]), pct(v["repetition"], v["rows"]), pct(v["non_latin"], v["rows"]))
-    console.print(table)
-    console.print("[dim]flagged = refusal or truncated (q_flags > 0). Not flags, scores: repetitive = q_repetition >= 0.5; "
-                  "non-Latin = under half the letters ASCII (q_latin_share < 0.5). "
-                  "Drop flagged rows in a spec with score: {q_flags: {max: 0}}[/]")
-    if examples:
-        for name, exs in view["examples"].items():
-            for ex in exs[:1]:
-                console.print(f"[bold]{name}[/] e.g. {ex['id']} ({ex['source']}): {escape(repr(ex['snippet'] or ''))}",
-                              highlight=False)
-
-
 #: Rows whose letters are less than this share ASCII Latin count as "non-Latin" in the view.
 NON_LATIN = 0.5
 
@@ -272,12 +245,5 @@ def quality_view(ws: Workspace) -> dict[str, Any]:
     return {"by_source": by_source, "examples": examples, "total": {"rows": t.height, **_flag_counts(t)}}
 
 
-def demo_step(ctx) -> None:
-    """Demo: score quality signals and print the per-source table."""
-    rep = score_workspace(ctx.ws)
-    render_quality(quality_view(ctx.ws), ctx.console)
-    ctx.notes["quality"] = rep.flagged
-
-
-__all__ = ["REFUSAL_PATTERN", "QualityReport", "STAGE", "ascii_letters", "config", "quality_view", "render_quality",
+__all__ = ["REFUSAL_PATTERN", "QualityReport", "STAGE", "ascii_letters", "config", "quality_view",
            "score_workspace", "signal_columns"]

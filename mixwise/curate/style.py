@@ -112,15 +112,3 @@ def style_views(ws: Workspace) -> dict:
             row["total"] += n
         matrix = {"styles": styles, "rows": [rows[k] for k in sorted(rows)]}
     return {"styles": styles, "by_source": by_source, "matrix": matrix}
-
-
-def demo_step(ctx) -> None:
-    """Demo: the style mix of the ShareGPT sample, with the shipped model."""
-    from mixwise.cli.style import render_views
-
-    report = classify_workspace(ctx.ws)
-    state = "unchanged, reused" if report.skipped else "scored"
-    ctx.console.print(f"style: {report.rows:,} rows {state} with the shipped model ({report.model.name})")
-    views = style_views(ctx.ws)
-    render_views(views, ctx.console)
-    ctx.notes["style_counts"] = report.counts

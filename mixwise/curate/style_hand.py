@@ -28,7 +28,7 @@ FIELDS = ("source", "source_id", "content_hash", "label")
 def pool_workspace(data: Path, root: Path) -> Workspace:
     """A workspace under ``root`` with ShareGPT (first SHAREGPT_LIMIT, salvaged) and Alpaca ingested."""
     from mixwise.curate.ingest import ingest
-    from mixwise.demo import sharegpt_path
+    from mixwise.curate.embedded import sharegpt_path
 
     ws = Workspace(Path(root).resolve())
     ingest(str(sharegpt_path()), ws, name="sharegpt", salvage=True, limit=SHAREGPT_LIMIT)

@@ -1,15 +1,20 @@
 """Attribution: which change in the mixture went with which change in the scores.
 
-Each trained run (``runs/<run>/``) knows its manifest (``run.json``), the manifest
-knows its composition (shares by style, source, cluster), and ``eval mc`` leaves
-per-item records under ``runs/<run>/eval/mc/<label>/``, and ``eval judge``
-under ``runs/<run>/eval/judge/<baseline>__<judge>__<prompts>/`` (scored as the
-win rate against that baseline, a task named ``judge:<set>``). ``attribute``
-lines these up:
+Each trained run (``runs/<run>/``) knows its manifest (its run record), the
+manifest knows its composition (shares by style, source, cluster, quality
+class), and its evaluations leave per-item records: ``eval mc`` under
+``runs/<run>/eval/mc/<label>/``, ``eval judge`` under
+``runs/<run>/eval/judge/<baseline>__<judge>__<prompts>/`` (scored as the win
+rate against that baseline, a task named ``judge:<set>``). Every read goes
+through :mod:`mixwise.records`. ``attribute`` lines these up:
 
 - against the first run (the baseline), every other run's **composition deltas**
-  (share points per style / source / cluster) and **score deltas** per task,
-  with a paired bootstrap confidence interval over the items both runs scored;
+  (share points per style / source / cluster / quality class) and **score
+  deltas** per task: the paired delta (mean of run - baseline over the items
+  both runs scored) with a paired bootstrap confidence interval and the item
+  count, and how many items only one side scored;
+- a composition axis that one manifest did not record (style before ``mixwise
+  style`` ran, ...) is reported as not recorded, never as a shift from 0;
 - with three runs or more, for every task and composition feature, the
   least-squares slope of score on share and Pearson's r across runs: the
   LIMIT-style question "does more multiple-choice data go with a higher MMLU
@@ -21,14 +26,14 @@ Run it: ``mixwise attribute runs/lima-1k runs/lima-plus-instruct --label gauntle
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mixwise.errors import InputError
+from mixwise.errors import InputError, MixwiseError
+from mixwise.records import Manifest, RunRecord, not_recorded_hint, read_run_scores
 
 AXES = ("style", "source", "cluster", "quality")
 
@@ -39,124 +44,92 @@ class RunScores:
 
     name: str
     manifest: str
-    shares: dict[str, dict[str, float]]  # axis -> key -> share of samples
+    shares: dict[str, dict[str, float]]  # axis -> key -> share of samples; an axis the manifest did not record is absent
     scores: dict[str, float]  # task -> score (the task's own metric)
     metric: dict[str, str]
     items: dict[str, dict[Any, float]] = field(default_factory=dict)  # task -> item key (mc idx, judge prompt id) -> item score
+    unscored: dict[str, str] = field(default_factory=dict)  # task -> why it has no score
 
 
-def _read_json(path: Path, what: str, fix: str) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{what} not found: {path}", fix) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path} is not valid JSON ({e})", "re-create it with the command that wrote it") from None
-
-
-def _shares(manifest: dict) -> dict[str, dict[str, float]]:
-    comp = manifest.get("composition", {})
+def _shares(manifest: Manifest) -> dict[str, dict[str, float]]:
+    """Shares per recorded axis (an empty axis counts as not recorded: there is nothing to compare)."""
     out: dict[str, dict[str, float]] = {}
     for axis in AXES:
-        groups = comp.get(f"by_{axis}")
-        if not groups:
-            continue
-        total = sum(g["samples"] for g in groups.values()) or 1
-        label = (lambda k, g: f"{k} {g['label']}" if g.get("label") else k) if axis == "cluster" else (lambda k, g: k)
-        out[axis] = {label(k, g): g["samples"] / total for k, g in groups.items()}
+        shares = manifest.composition.shares(axis)
+        if shares:
+            out[axis] = shares
     return out
+
+
+def run_manifest(run_dir: Path, record: RunRecord) -> Manifest:
+    """The manifest a run was trained on: where the record says, else ``NAME@VERSION`` in the manifests folder."""
+    path = Path(record.manifest.path)
+    if (path / "manifest.json").is_file():
+        return Manifest.read(path)
+    from mixwise.mixing.refs import resolve_manifest
+
+    try:
+        return Manifest.read(resolve_manifest(record.manifest.ref))
+    except MixwiseError as e:
+        raise InputError(f"{run_dir}: its manifest {record.manifest.ref} cannot be found ({e.problem})",
+                         "run from the folder that holds manifests/ (or set MIXWISE_MANIFESTS), or restore the manifest") from None
 
 
 def load_run(run_dir: str | Path, label: str | None = None) -> RunScores:
     """Read a run's record, its manifest's composition, one ``eval mc`` result set and its ``eval judge`` sets."""
     run_dir = Path(run_dir)
-    record = _read_json(run_dir / "run.json", "run record", "pass a folder made by `mixwise train` (runs/<run>)")
-    man = record.get("manifest") or {}
-    man_path = Path(man.get("path", ""))
-    if not (man_path / "manifest.json").is_file():
-        from mixwise.mixing.refs import resolve_manifest
-
-        try:
-            man_path = resolve_manifest(f"{man.get('name')}@{man.get('version')}")
-        except Exception as e:  # noqa: BLE001 - any failure means the same thing here
-            raise InputError(f"{run_dir}: its manifest {man.get('name')}@{man.get('version')} cannot be found ({e})",
-                             "run from the folder that holds manifests/, or restore the manifest") from None
-    manifest = _read_json(man_path / "manifest.json", "manifest", "restore the manifest the run was trained on")
-    scores: dict[str, float] = {}
-    metric: dict[str, str] = {}
-    items: dict[str, dict] = {}
-    _read_mc(run_dir, label, scores, metric, items)
-    _read_judge(run_dir, scores, metric, items)
-    if not scores:
+    record = RunRecord.read(run_dir)
+    manifest = run_manifest(run_dir, record)
+    evals = read_run_scores(run_dir, mc_label=label)
+    if not evals.tasks:
         raise InputError(f"{run_dir} has no eval results",
                          f"run `mixwise eval mc {run_dir} --tasks ...` or `mixwise eval judge {run_dir} --baseline ...` first")
-    return RunScores(run_dir.name, f"{man.get('name')}@{man.get('version')}", _shares(manifest), scores, metric, items)
-
-
-def _read_mc(run_dir: Path, label: str | None, scores: dict, metric: dict, items: dict) -> None:
-    """Per-task scores and per-item results of one ``eval mc`` result set (``--label`` picks it when there are several)."""
-    results_root = run_dir / "eval" / "mc"
-    labels = sorted(p.name for p in results_root.iterdir() if (p / "results.json").is_file()) if results_root.is_dir() else []
-    if not labels:
-        if label is not None:
-            raise InputError(f"{run_dir} has no eval mc results (asked for label {label!r})", f"run `mixwise eval mc {run_dir}` first")
-        return
-    if label is None:
-        if len(labels) > 1:
-            raise InputError(f"{run_dir} has several eval result sets: {', '.join(labels)}", "choose one with --label")
-        label = labels[0]
-    if label not in labels:
-        raise InputError(f"{run_dir} has no eval result set {label!r}", f"known: {', '.join(labels)}")
-    res = _read_json(results_root / label / "results.json", "eval results", "re-run `mixwise eval mc`")
-    for task, agg in res.get("tasks", {}).items():
-        if agg.get("score") is None:
-            continue
-        scores[task], metric[task] = float(agg["score"]), agg.get("metric", "acc")
-        path = results_root / label / "items" / f"{task}.jsonl"
-        if path.is_file():
-            recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            items[task] = {int(r["idx"]): float(r.get(metric[task], r.get("acc", 0.0))) for r in recs}
-
-
-def _read_judge(run_dir: Path, scores: dict, metric: dict, items: dict) -> None:
-    """Every ``eval judge`` set of the run as a task ``judge:<baseline>__<judge>__<prompts>``.
-
-    The score is the win rate against that set's baseline as a fraction (ties
-    count half); the per-item values are each prompt's preference for the
-    model (0, 0.5 or 1, averaged over both orders and repeats), keyed by
-    prompt id, so two runs judged on the same prompts pair up item by item.
-    """
-    root = run_dir / "eval" / "judge"
-    if not root.is_dir():
-        return
-    for folder in sorted(p for p in root.iterdir() if (p / "summary.json").is_file()):
-        summary = _read_json(folder / "summary.json", "judge summary", "re-run `mixwise eval judge`")
-        if summary.get("win_rate") is None:
-            continue  # nothing was scored (budget spent, judge unreachable)
-        task = f"judge:{folder.name}"
-        scores[task], metric[task] = float(summary["win_rate"]) / 100, "win_rate"
-        path = folder / "items.jsonl"
-        if path.is_file():
-            recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            items[task] = {str(r["id"]): float(r["pref"]) for r in recs if r.get("pref") is not None}
+    tasks = evals.tasks
+    return RunScores(run_dir.name, record.manifest.ref, _shares(manifest), {t: s.score for t, s in tasks.items()},
+                     {t: s.metric for t, s in tasks.items()}, {t: s.items for t, s in tasks.items()}, dict(evals.unscored))
 
 
 def paired_delta(a: dict[Any, float], b: dict[Any, float], *, bootstrap: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """Mean of b - a over the items both scored, with a percentile bootstrap 95% interval."""
+    """Mean of b - a over the items both scored, with a percentile bootstrap 95% interval.
+
+    Also the two sides' means over those items (``a_mean``, ``b_mean``: their
+    difference is ``delta``) and how many items only one side scored.
+    """
     common = sorted(set(a) & set(b))
+    unpaired = {"a": len(set(a) - set(b)), "b": len(set(b) - set(a))}
     if not common:
-        return {"delta": None, "lo": None, "hi": None, "n": 0}
+        return {"delta": None, "lo": None, "hi": None, "n": 0, "a_mean": None, "b_mean": None, "unpaired": unpaired}
     d = np.array([b[i] - a[i] for i in common])
     rng = np.random.default_rng(seed)
     means = d[rng.integers(0, len(d), size=(bootstrap, len(d)))].mean(axis=1)
-    return {"delta": float(d.mean()), "lo": float(np.quantile(means, 0.025)), "hi": float(np.quantile(means, 0.975)), "n": len(common)}
+    return {"delta": float(d.mean()), "lo": float(np.quantile(means, 0.025)), "hi": float(np.quantile(means, 0.975)),
+            "n": len(common), "a_mean": float(np.mean([a[i] for i in common])), "b_mean": float(np.mean([b[i] for i in common])),
+            "unpaired": unpaired}
+
+
+def not_recorded(base: RunScores, other: RunScores) -> dict[str, dict[str, str]]:
+    """Axes only one of the two manifests recorded: which side lacks it and what to run."""
+    out = {}
+    for axis in AXES:
+        in_a, in_b = axis in base.shares, axis in other.shares
+        if in_a != in_b:
+            missing = base if not in_a else other
+            out[axis] = {"missing_in": "baseline" if not in_a else "run", "manifest": missing.manifest,
+                         "hint": not_recorded_hint(axis)}
+    return out
 
 
 def share_deltas(base: RunScores, other: RunScores, min_points: float = 0.005) -> dict[str, dict[str, float]]:
-    """Share changes (fractions) per axis and key, larger than ``min_points``, biggest first."""
+    """Share changes (fractions) per axis both manifests recorded and key, larger than ``min_points``, biggest first.
+
+    Within a recorded axis a key one side lacks had a share of 0 there; an axis
+    only one side recorded is left out (see :func:`not_recorded`).
+    """
     out: dict[str, dict[str, float]] = {}
     for axis in AXES:
-        a, b = base.shares.get(axis, {}), other.shares.get(axis, {})
+        if axis not in base.shares or axis not in other.shares:
+            continue
+        a, b = base.shares[axis], other.shares[axis]
         deltas = {k: b.get(k, 0.0) - a.get(k, 0.0) for k in sorted(set(a) | set(b))}
         deltas = {k: v for k, v in deltas.items() if abs(v) >= min_points}
         if deltas:
@@ -165,13 +138,18 @@ def share_deltas(base: RunScores, other: RunScores, min_points: float = 0.005) -
 
 
 def associations(runs: list[RunScores], min_spread: float = 0.01) -> list[dict[str, Any]]:
-    """Per task and composition feature that varies across runs: slope of score on share, and Pearson's r."""
+    """Per task and composition feature that varies across runs: slope of score on share, and Pearson's r.
+
+    Only axes every run's manifest recorded take part.
+    """
     rows = []
     tasks = sorted(set.intersection(*(set(r.scores) for r in runs)))
     for axis in AXES:
-        keys = sorted(set().union(*(r.shares.get(axis, {}).keys() for r in runs)))
+        if any(axis not in r.shares for r in runs):
+            continue
+        keys = sorted(set().union(*(r.shares[axis].keys() for r in runs)))
         for key in keys:
-            x = np.array([r.shares.get(axis, {}).get(key, 0.0) for r in runs])
+            x = np.array([r.shares[axis].get(key, 0.0) for r in runs])
             if x.max() - x.min() < min_spread:
                 continue
             for task in tasks:
@@ -194,33 +172,24 @@ def attribute(run_dirs: list[str | Path], *, label: str | None = None, bootstrap
         tasks = sorted(set(base.scores) & set(other.scores))
         if not tasks:
             raise InputError(f"{base.name} and {other.name} share no evaluated task", "evaluate both on the same tasks")
-        deltas = {t: {"base": base.scores[t], "score": other.scores[t], "metric": other.metric[t],
-                      **paired_delta(base.items.get(t, {}), other.items.get(t, {}), bootstrap=bootstrap, seed=seed)}
-                  for t in tasks}
-        comparisons.append({"run": other.name, "manifest": other.manifest, "composition": share_deltas(base, other), "scores": deltas})
+        deltas = {}
+        for t in tasks:
+            p = paired_delta(base.items[t], other.items[t], bootstrap=bootstrap, seed=seed)
+            deltas[t] = {"metric": other.metric[t], "base": base.scores[t], "score": other.scores[t],
+                         "base_paired": p["a_mean"], "score_paired": p["b_mean"], "delta": p["delta"], "lo": p["lo"],
+                         "hi": p["hi"], "n": p["n"], "unpaired": {"base": p["unpaired"]["a"], "run": p["unpaired"]["b"]}}
+        only = {t: "baseline" for t in set(base.scores) - set(other.scores)} | {t: "run" for t in set(other.scores) - set(base.scores)}
+        comparisons.append({"run": other.name, "manifest": other.manifest, "composition": share_deltas(base, other),
+                            "not_recorded": not_recorded(base, other), "scores": deltas,
+                            "tasks_only_in": dict(sorted(only.items())),
+                            "unscored": {"baseline": base.unscored, "run": other.unscored}})
     report: dict[str, Any] = {"baseline": {"run": base.name, "manifest": base.manifest}, "comparisons": comparisons,
                               "seed": seed, "bootstrap": bootstrap}
     if len(runs) >= 3:
         report["associations"] = associations(runs)
+        report["associations_not_recorded"] = {axis: [r.name for r in runs if axis not in r.shares]
+                                               for axis in AXES if any(axis not in r.shares for r in runs)}
     return report
 
 
-def demo_step(ctx) -> None:
-    """Demo: attribute the score changes of the demo's runs to their mixtures (the first run is the baseline)."""
-    from mixwise.evaluate.attribute_view import render_report
-
-    runs = ctx.evaluated_runs()
-    if len(runs) < 2:
-        ctx.console.print("[yellow]attribute skipped:[/] it needs two evaluated runs (the train and eval mc steps make them)")
-        return
-    report = attribute(runs, label="demo", bootstrap=2000, seed=ctx.seed)
-    render_report(report, ctx.console)
-    clear = [t for c in report["comparisons"] for t, s in c["scores"].items() if s["lo"] is not None and (s["lo"] > 0 or s["hi"] < 0)]
-    verdict = (f"the interval of {', '.join(clear)} excludes 0" if clear else
-               "every interval covers 0: no score moved beyond noise")
-    ctx.console.print(f"[dim]{verdict} (3 steps of a random 2-layer model on 24 items: expect noise). "
-                      "On real runs: mixwise attribute runs/<baseline> runs/<run> ...[/]")
-    ctx.notes["attribute"] = report
-
-
-__all__ = ["RunScores", "associations", "attribute", "load_run", "paired_delta", "share_deltas"]
+__all__ = ["RunScores", "associations", "attribute", "load_run", "not_recorded", "paired_delta", "run_manifest", "share_deltas"]

@@ -7,8 +7,9 @@ dividing by each choice's length in characters -- lm-evaluation-harness's
 definitions, including its first-index tie break.
 
 Results go to ``<run>/eval/mc/<label>/`` when the model is a ``runs/<run>``
-folder, else to ``<out>/<model>/mc/<label>/``: ``results.json`` (aggregates)
-and ``items/<task>.jsonl`` (per-item records).
+folder, else to ``<out>/<model>/mc/<label>/``: ``results.json``
+(:class:`mixwise.records.McResults`) and ``items/<task>.jsonl``
+(:class:`mixwise.records.McItem` per line).
 
 Example: ``evaluate("tiny-random", resolve_tasks(["arc_easy"]), data_dir="../shared/data/mc/gauntlet", limit=20)``.
 """
@@ -23,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
 from mixwise.evaluate.aggregate import gauntlet_composite, group_average, mean_stderr
 from mixwise.evaluate.loglik import Scorer
 from mixwise.evaluate.tasks import DataDirs, Item, Task
+from mixwise.records import McItem, McResults, is_run_dir, items_path, mc_results_dir, write_mc_items
+from mixwise.records.base import build_part
 from mixwise.workspace import now_iso
 
 
@@ -69,7 +71,8 @@ def run_task(task: Task, scorer: Scorer, data_dir: DataDirs = None, *, limit: in
     for m in ("acc", "acc_norm"):
         if records and m in records[0]:
             agg[m], agg[f"{m}_stderr"] = mean_stderr([r[m] for r in records])
-    agg["score"] = agg.get(task.metric, agg.get("acc"))
+    # the task's metric; acc when the items lack it (a generation task has no acc_norm)
+    agg["score"] = agg[task.metric] if task.metric in agg else agg["acc"] if "acc" in agg else None
     agg["seconds"] = round(time.perf_counter() - t0, 3)
     return agg, records
 
@@ -92,15 +95,16 @@ def aggregate(task_aggs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Groups (e.g. ``mmlu``) and, when tasks carry categories, the Gauntlet composite."""
     groups: dict[str, dict[str, Any]] = {}
     for name, a in task_aggs.items():
-        if a.get("group"):
+        if a["group"]:
             groups.setdefault(a["group"], {})[name] = a
     group_aggs = {}
     for g, members in groups.items():
         first = next(iter(members.values()))
         group_aggs[g] = {**group_average(members, "acc"), "category": first["category"],
                          "random_baseline": first["random_baseline"]}
-    entries = {n: {"score": a["score"], "stderr": a.get(f"{a['metric']}_stderr"), "category": a["category"],
-                   "random_baseline": a["random_baseline"]} for n, a in task_aggs.items() if not a.get("group")}
+    entries = {n: {"score": a["score"], "stderr": a[f"{a['metric']}_stderr"] if f"{a['metric']}_stderr" in a else None,
+                   "category": a["category"],
+                   "random_baseline": a["random_baseline"]} for n, a in task_aggs.items() if not a["group"]}
     entries.update({g: {"score": a["acc"], "stderr": a["acc_stderr"], "category": a["category"],
                         "random_baseline": a["random_baseline"]} for g, a in group_aggs.items()})
     return {"groups": group_aggs, "gauntlet": gauntlet_composite(entries)}
@@ -109,68 +113,41 @@ def aggregate(task_aggs: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def results_dir(model: str, label: str, out: str | Path = "results") -> Path:
     """Where results of ``model`` go: inside a ``runs/<run>`` folder, else under ``out``."""
     p = Path(model).expanduser()
-    if (p / "run.json").is_file():
-        return p / "eval" / "mc" / label
+    if is_run_dir(p):
+        return mc_results_dir(p, label)
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model.strip("/")).strip("_") or "model"
     return Path(out) / slug / "mc" / label
 
 
 def evaluate(model: str, tasks: list[Task], *, data_dir: DataDirs = None, limit: int | None = None,
              out: str | Path = "results", label: str = "custom", device: str | None = None, batch_tokens: int = 2048,
-             progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
-    """Run ``tasks`` on ``model``; write results.json and items/<task>.jsonl; return the results."""
+             progress: Callable[[str, int, int], None] | None = None) -> McResults:
+    """Run ``tasks`` on ``model``; write results.json and items/<task>.jsonl; return the results record."""
     from mixwise.models import load_causal_lm, resolve_model_path
 
     model_obj, tok = load_causal_lm(model, device=device)
     scorer = Scorer(model_obj, tok, batch_tokens=batch_tokens)
     dest = results_dir(model, label, out)
-    (dest / "items").mkdir(parents=True, exist_ok=True)
     task_aggs: dict[str, dict[str, Any]] = {}
     for task in tasks:
         tick = (lambda k, _t=task.name: progress(_t, k, 0)) if progress else None
         agg, records = run_task(task, scorer, data_dir, limit=limit, progress=tick)
         task_aggs[task.name] = agg
-        (dest / "items" / f"{task.name}.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
-    result = {"model": model, "model_path": resolve_model_path(model), "created": now_iso(), "label": label,
-              "limit": limit, "data_dir": [str(d) for d in (data_dir if isinstance(data_dir, list) else [data_dir]) if d],
+        path = items_path(dest, task.name)
+        write_mc_items(path, [build_part(McItem, r, source=f"{path}:{i + 1}") for i, r in enumerate(records)])
+    result = {"schema_version": McResults.SCHEMA_VERSION, "model": model, "model_path": resolve_model_path(model),
+              "created": now_iso(), "label": label, "limit": limit,
+              "data_dir": [str(d) for d in (data_dir if isinstance(data_dir, list) else [data_dir]) if d],
               "tasks": task_aggs, **aggregate(task_aggs), "results_dir": str(dest)}
-    (dest / "results.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
-    return result
+    record = McResults.from_dict(_plain(result), path=dest / "results.json")
+    record.write(dest / "results.json")
+    return record
 
 
-def demo_step(ctx) -> None:
-    """Demo: score each of the demo's trained runs (else Gemma 3 270M) on generated arithmetic."""
-    import random as _random
-
-    from mixwise.errors import MixwiseError
-    from mixwise.evaluate.tasks import TASKS_DIR, load_task
-
-    rng = _random.Random(ctx.seed)
-    data = ctx.out / "eval_data" / "symbolic_problem_solving"
-    data.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for _ in range(24):  # project-written items: "a + b" with three wrong answers close by
-        a, b = rng.randint(2, 40), rng.randint(2, 40)
-        wrong = rng.sample([d for d in range(a + b - 6, a + b + 7) if d != a + b and d > 0], 3)
-        choices = [a + b, *wrong]
-        rng.shuffle(choices)
-        rows.append({"query": f"Question: What is {a} + {b}?", "choices": [str(c) for c in choices], "gold": choices.index(a + b)})
-    (data / "demo_addition.jsonl").write_text("".join(orjson.dumps(r).decode() + "\n" for r in rows))
-    spec = ctx.out / "eval_data" / "demo_addition.yaml"
-    spec.write_text(f"include: {TASKS_DIR / 'gauntlet' / '_mc.yaml'}\ntask: demo_addition\nversion: 1\n"
-                    "category: symbolic_problem_solving\nrandom_baseline: 0.25\nnum_fewshot: 3\n"
-                    "dataset: {local: symbolic_problem_solving/demo_addition.jsonl}\ndelimiter: \"\\nAnswer: \"\n")
-    models = ctx.notes.get("runs") or {"gemma3-270m": "gemma3-270m"}
-    done = {}
-    for name, model in models.items():
-        try:
-            result = evaluate(str(model), [load_task(str(spec))], data_dir=ctx.out / "eval_data", out=ctx.out / "results", label="demo")
-        except MixwiseError as e:
-            ctx.console.print(f"[yellow]eval mc skipped for {name}:[/] {e.line()}")
-            continue
-        a = result["tasks"]["demo_addition"]
-        done[name] = result["results_dir"]
-        ctx.console.print(f"eval mc on [bold]{name}[/]: demo_addition (3-shot, 4 choices, chance 0.25) acc {a['acc']:.3f} "
-                          f"± {a['acc_stderr']:.3f}, acc_norm {a['acc_norm']:.3f}, {a['n']} items in {a['seconds']:.1f}s")
-        ctx.console.print(f"  records in {result['results_dir']}")
-    ctx.notes["eval_mc"] = done
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python numbers (the records take JSON types)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value

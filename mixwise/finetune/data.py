@@ -1,7 +1,8 @@
 """Manifest -> chat-formatted token ids with a response-only loss mask, trimmed, audited.
 
-Reads ``manifests/<name>/<version>/`` directly (manifest.json + samples.parquet,
-row order = training order); never the workspace. Each conversation is rendered
+Reads ``manifests/<name>/<version>/`` directly (the
+:class:`mixwise.records.Manifest` record and its samples.parquet, row order =
+training order); never the workspace. Each conversation is rendered
 with the model's chat template, or mixwise's default Gemma turn format
 (:mod:`mixwise.chat`). Tokenizers that lack ``<start_of_turn>``/``<end_of_turn>``
 get them as special tokens (the caller then resizes the model's embeddings).
@@ -17,48 +18,30 @@ with no trained token: the silent masking bug SFT users hit most often.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from mixwise.chat import END_OF_TURN, START_OF_TURN, ensure_chat_template, to_chat
 from mixwise.errors import InputError, MixwiseError
+from mixwise.records import Manifest
 
 
-@dataclass
-class Manifest:
-    """A manifest folder read for training: its metadata and its rows in training order."""
-
-    path: Path
-    meta: dict
-    rows: pl.DataFrame
-
-    @property
-    def name(self) -> str:
-        return str(self.meta.get("name") or self.path.parent.name)
-
-    @property
-    def version(self) -> str:
-        return str(self.meta.get("version") or self.path.name)
-
-
-def load_manifest(path: str | Path) -> Manifest:
-    """Read ``manifest.json`` and ``samples.parquet`` from a manifest folder."""
-    path = Path(path)
+def load_rows(manifest: Manifest) -> pl.DataFrame:
+    """A manifest's rows in training order, checked for what training needs."""
+    path = manifest.folder
     try:
-        meta = json.loads((path / "manifest.json").read_text())
-        rows = pl.read_parquet(path / "samples.parquet")
+        rows = manifest.samples()
     except (OSError, ValueError) as e:
-        raise InputError(f"cannot read manifest at {path}: {e}", "rebuild it with: mixwise mix SPEC.yaml") from e
+        raise InputError(f"cannot read the samples of manifest {manifest.ref} at {path}: {e}",
+                         "rebuild it with: mixwise mix SPEC.yaml") from e
     missing = {"source", "prompt", "response"} - set(rows.columns)
     if missing:
         raise InputError(f"manifest {path} lacks columns {sorted(missing)}", "rebuild it with a current mixwise")
     if rows.height == 0:
         raise InputError(f"manifest {path} has no rows", "check the mixture spec's filters")
-    return Manifest(path, meta, rows)
+    return rows
 
 
 def conversations(rows: pl.DataFrame) -> list[tuple[list[dict], str | None]]:

@@ -3,11 +3,14 @@
     mixwise train MANIFEST --model gemma3-270m --recipe lima
     mixwise train MANIFEST --model tiny-random --recipe quick --max-steps 20      # CPU, seconds
 
-Setup reads the manifest (never the workspace), the recipe and the model; tokenizes
-with a response-only loss mask and audits it; builds the sequence plan (packed or
-not). Training is AdamW with a linear schedule, gradient accumulation up to the
-recipe's batch, bf16 autocast on GPU, optional gradient checkpointing and LoRA,
-and residual dropout. Checkpoints at chosen epochs (and every N steps) resume
+:func:`setup` reads the manifest (never the workspace), the recipe and the model;
+tokenizes with a response-only loss mask and audits it; builds the sequence plan
+(packed or not), the optimizer and the schedule (a :class:`TrainSetup`).
+:func:`run_loop` runs the steps, :func:`save_run` saves the final checkpoint and
+writes the run record (:class:`mixwise.records.RunRecord`), :func:`cleanup`
+releases the devices; :func:`train` is the four in a row. Training is AdamW
+with a linear schedule, gradient accumulation up to the recipe's batch, bf16
+autocast on GPU, optional gradient checkpointing and LoRA, and residual dropout. Checkpoints at chosen epochs (and every N steps) resume
 exactly. The run record ``runs/<run>/run.json`` ties the checkpoint to the exact
 mixture.
 """
@@ -16,31 +19,27 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from mixwise.errors import MixwiseError
 from mixwise.finetune import checkpoint, distributed
-from mixwise.finetune.data import audit, load_manifest, tokenize
+from mixwise.finetune.data import Tokenized, audit, load_rows, tokenize
 from mixwise.finetune.model import TrainedTokenLoss, add_lora, add_residual_dropout, count_parameters, decoder_layers
 from mixwise.finetune.packing import build_sequences, collate, epoch_order, step_micro_batches, steps_per_epoch
 from mixwise.finetune.recipe import Recipe, load_recipe, resolve_for_model
 from mixwise.finetune.record import git_commit, hardware, peak_memory_mib, software_versions
-from mixwise.workspace import now_iso, write_json
+from mixwise.records import RUN_FILE, LossPoint, Manifest, ManifestRef, MaskingAudit, ModelInfo, RunData, RunRecord, Throughput
+from mixwise.records.base import build_part
+from mixwise.workspace import now_iso
 
 
 #: recipe keys that may change between a run and its resumption (they do not change the math)
 RESUME_FREE = {"save_epochs", "save_every_steps", "log_every"}
-
-
-@dataclass
-class TrainResult:
-    run_dir: Path
-    record: dict
 
 
 def load_model(name: str, *, resume_from: Path | None, recipe: Recipe, device: str):
@@ -89,17 +88,86 @@ def enable_checkpointing(model) -> None:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
-def train(manifest: str | Path, model_name: str, *, recipe: str = "lima", overrides: dict | None = None,
+@dataclass
+class TrainState:
+    """What the loop advances and a checkpoint saves: the global step, the loss curve, the checkpoints written."""
+
+    step: int = 0
+    curve: list[dict] = field(default_factory=list)
+    checkpoints: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TrainSetup:
+    """Everything :func:`run_loop` and :func:`save_run` need, made by :func:`setup`."""
+
+    dist: distributed.Dist
+    device: str
+    started_at: str
+    setup_seconds: float
+    manifest: Manifest
+    rows: int
+    recipe_source: str
+    overrides: dict
+    recipe: Recipe
+    max_steps: int | None
+    model_name: str
+    model_path: str
+    model: Any
+    tokenizer: Any
+    wrapped: Any
+    fsdp: bool
+    dropout: dict
+    n_params: int
+    n_trainable: int
+    data: Tokenized
+    masking: dict
+    seqs: list
+    seq_trained: list[int]
+    steps_per_epoch: int
+    total_steps: int
+    stop_step: int
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    use_bf16: bool
+    run_dir: Path
+    resume_dir: Path | None
+    pad_id: int
+    state: TrainState
+
+
+@dataclass
+class LoopStats:
+    """What the loop measured: step time and tokens seen."""
+
+    seconds: float = 0.0
+    tokens: float = 0.0
+    trained_tokens: float = 0.0
+
+
+@dataclass
+class TrainResult:
+    """A finished run: its folder and its record (``run.json``)."""
+
+    run_dir: Path
+    run: RunRecord
+
+    @property
+    def record(self) -> dict:
+        """The run record as plain data, exactly what ``run.json`` holds."""
+        return self.run.to_dict()
+
+
+def setup(manifest: str | Path, model_name: str, *, recipe: str = "lima", overrides: dict | None = None,
           max_steps: int | None = None, out: str | Path = "runs", run_name: str | None = None,
-          resume: str | Path | None = None, device: str | None = None, manifests_root: str | None = None,
-          on_step: Callable[[dict], None] | None = None) -> TrainResult:
-    """Train ``model_name`` on the manifest ``manifest`` (NAME, NAME@VERSION or a path); returns the run."""
+          resume: str | Path | None = None, device: str | None = None, manifests_root: str | None = None) -> TrainSetup:
+    """Read the manifest, recipe and model; tokenize, mask and audit; build sequences, optimizer and schedule; resume state."""
     from mixwise.mixing.refs import resolve_manifest
 
-    # ---- setup ------------------------------------------------------------------------------
     d, device = distributed.setup(device)
     started_at, t_setup = now_iso(), time.perf_counter()
-    man = load_manifest(resolve_manifest(str(manifest), manifests_root))
+    man = Manifest.read(resolve_manifest(str(manifest), manifests_root))
+    rows = load_rows(man)
     base_recipe = load_recipe(recipe, overrides)
     resume_dir = checkpoint.find(resume) if resume else None
     state = checkpoint.load_state(resume_dir) if resume_dir else None
@@ -109,7 +177,7 @@ def train(manifest: str | Path, model_name: str, *, recipe: str = "lima", overri
     np.random.seed(base_recipe.seed)
 
     r = resolve_for_model(base_recipe, count_parameters(model)[0])
-    data = tokenize(man.rows, tok, max_length=r.max_length)
+    data = tokenize(rows, tok, max_length=r.max_length)
     masking = audit(data)  # raises when no response token would be trained
     if data.added_tokens:  # turn markers new to this tokenizer: give them embeddings
         model.resize_token_embeddings(len(tok))
@@ -136,9 +204,8 @@ def train(manifest: str | Path, model_name: str, *, recipe: str = "lima", overri
     optimizer = make_optimizer(model, r, device)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(r, total_steps))
     use_bf16 = r.bf16 == "true" or (r.bf16 == "auto" and device.startswith("cuda"))
-    autocast = lambda: torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=use_bf16)  # noqa: E731
 
-    step, curve, checkpoints = 0, [], []
+    progress = TrainState()
     if state is not None:
         same = lambda rec: {k: v for k, v in rec.items() if k not in RESUME_FREE}  # noqa: E731
         if same(state["recipe"]) != same(r.to_dict()):
@@ -150,106 +217,144 @@ def train(manifest: str | Path, model_name: str, *, recipe: str = "lima", overri
         else:
             optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        step, curve, checkpoints = state["global_step"], state["loss_curve"], state.get("checkpoints", [])
+        # checkpoints of the first release did not list earlier checkpoints
+        progress = TrainState(state["global_step"], state["loss_curve"], state["checkpoints"] if "checkpoints" in state else [])
         checkpoint.set_rng_state(state["rng"][d.rank] if isinstance(state["rng"], list) else state["rng"])
 
     run_dir = Path(out) / (run_name or (resume_dir.parent.name if resume_dir else _default_run_name(man, model_name)))
     if d.main:
         run_dir.mkdir(parents=True, exist_ok=True)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
-    setup_s = time.perf_counter() - t_setup
+    return TrainSetup(
+        dist=d, device=device, started_at=started_at, setup_seconds=time.perf_counter() - t_setup, manifest=man,
+        rows=rows.height, recipe_source=recipe, overrides=overrides or {}, recipe=r, max_steps=max_steps,
+        model_name=model_name, model_path=model_path, model=model, tokenizer=tok, wrapped=wrapped, fsdp=fsdp, dropout=dropout,
+        n_params=n_params, n_trainable=n_trainable, data=data, masking=masking, seqs=seqs, seq_trained=seq_trained,
+        steps_per_epoch=spe, total_steps=total_steps, stop_step=stop_step, optimizer=optimizer, scheduler=scheduler,
+        use_bf16=use_bf16, run_dir=run_dir, resume_dir=resume_dir, pad_id=pad_id, state=progress)
 
-    def save(folder: Path, final: bool = False) -> None:
-        if final and step >= total_steps:  # a finished run: weights only (no 2x-model optimizer state to resume from)
-            checkpoint.save(folder, model=model, tokenizer=tok, state=None, main=d.main,
-                            full_state=checkpoint.model_state(model, fsdp), merge_lora=True)
-            checkpoints.append(folder.name)
-            distributed.barrier(d)
-            return
-        rngs = [checkpoint.rng_state()]
-        if d.enabled:  # every rank's dropout RNG, so each resumes its own stream
-            gathered = [None] * d.world_size
-            torch.distributed.all_gather_object(gathered, rngs[0])
-            rngs = gathered
-        st = {"global_step": step, "recipe": r.to_dict(), "loss_curve": curve, "checkpoints": checkpoints + [folder.name],
-              "optimizer": checkpoint.optimizer_state(model, optimizer, fsdp), "scheduler": scheduler.state_dict(), "rng": rngs}
-        checkpoint.save(folder, model=model, tokenizer=tok, state=st, main=d.main,
-                        full_state=checkpoint.model_state(model, fsdp), merge_lora=final)
-        checkpoints.append(folder.name)
+
+def save_checkpoint(s: TrainSetup, folder: Path, final: bool = False) -> None:
+    """Write a checkpoint: weights (+ the state to resume exactly, unless this is the end of a finished run)."""
+    d, st = s.dist, s.state
+    if final and st.step >= s.total_steps:  # a finished run: weights only (no 2x-model optimizer state to resume from)
+        checkpoint.save(folder, model=s.model, tokenizer=s.tokenizer, state=None, main=d.main,
+                        full_state=checkpoint.model_state(s.model, s.fsdp), merge_lora=True)
+        st.checkpoints.append(folder.name)
         distributed.barrier(d)
+        return
+    rngs = [checkpoint.rng_state()]
+    if d.enabled:  # every rank's dropout RNG, so each resumes its own stream
+        gathered = [None] * d.world_size
+        torch.distributed.all_gather_object(gathered, rngs[0])
+        rngs = gathered
+    state = {"global_step": st.step, "recipe": s.recipe.to_dict(), "loss_curve": st.curve,
+             "checkpoints": st.checkpoints + [folder.name], "optimizer": checkpoint.optimizer_state(s.model, s.optimizer, s.fsdp),
+             "scheduler": s.scheduler.state_dict(), "rng": rngs}
+    checkpoint.save(folder, model=s.model, tokenizer=s.tokenizer, state=state, main=d.main,
+                    full_state=checkpoint.model_state(s.model, s.fsdp), merge_lora=final)
+    st.checkpoints.append(folder.name)
+    distributed.barrier(d)
 
-    # ---- train ------------------------------------------------------------------------------
-    tokens_seen = trained_seen = 0.0
-    train_seconds = 0.0
+
+def run_loop(s: TrainSetup, on_step: Callable[[dict], None] | None = None) -> LoopStats:
+    """Optimizer steps from ``s.state.step`` to ``s.stop_step``, checkpointing as the recipe says."""
+    r, d, device, st = s.recipe, s.dist, s.device, s.state
+    spe = s.steps_per_epoch
+    autocast = lambda: torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=s.use_bf16)  # noqa: E731
+    stats = LoopStats()
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    while step < stop_step:
+    while st.step < s.stop_step:
         t0 = time.perf_counter()
-        epoch, in_epoch = divmod(step, spe)
-        order = epoch_order(len(seqs), epoch=epoch, seed=r.seed, shuffle=r.shuffle)
+        epoch, in_epoch = divmod(st.step, spe)
+        order = epoch_order(len(s.seqs), epoch=epoch, seed=r.seed, shuffle=r.shuffle)
         micro = step_micro_batches(order, in_epoch, batch_size=r.batch_size, micro_batch_size=r.micro_batch_size,
                                    rank=d.rank, world_size=d.world_size)
-        step_targets = sum(seq_trained[j] for j in order[in_epoch * r.batch_size:(in_epoch + 1) * r.batch_size])
+        step_targets = sum(s.seq_trained[j] for j in order[in_epoch * r.batch_size:(in_epoch + 1) * r.batch_size])
         loss_sum, tokens, trained = torch.zeros((), device=device), 0, 0
         for i, mb in enumerate(micro):
             idle = mb is None  # an empty slot on this rank: a zero-weight pass keeps DDP's all-reduce in step
-            batch = collate(data, [seqs[j] for j in (mb or [order[0]])], pad_id=pad_id, packed=r.packing).to(device)
-            with distributed.no_sync(wrapped, last=i == len(micro) - 1), autocast():
-                loss, _ = wrapped(batch.input_ids, batch.position_ids, batch.attention_mask, batch.targets)
+            batch = collate(s.data, [s.seqs[j] for j in (mb or [order[0]])], pad_id=s.pad_id, packed=r.packing).to(device)
+            with distributed.no_sync(s.wrapped, last=i == len(micro) - 1), autocast():
+                loss, _ = s.wrapped(batch.input_ids, batch.position_ids, batch.attention_mask, batch.targets)
             (loss * (0.0 if idle else d.world_size / max(step_targets, 1))).backward()
             if not idle:
                 loss_sum, tokens, trained = loss_sum + loss.detach().float(), tokens + batch.tokens, trained + batch.trained
         grad_norm = None
         if r.max_grad_norm:
-            grad_norm = float(torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], r.max_grad_norm))
-        lr = scheduler.get_last_lr()[0]
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
+            grad_norm = float(torch.nn.utils.clip_grad_norm_([p for p in s.model.parameters() if p.requires_grad], r.max_grad_norm))
+        lr = s.scheduler.get_last_lr()[0]
+        s.optimizer.step()
+        s.scheduler.step()
+        s.optimizer.zero_grad(set_to_none=True)
+        st.step += 1
         loss_sum, tokens, trained = (distributed.all_sum(v, d, device) for v in (loss_sum.item(), tokens, trained))  # one sync per step
-        train_seconds += time.perf_counter() - t0
-        tokens_seen, trained_seen = tokens_seen + tokens, trained_seen + trained
-        point = {"step": step, "epoch": round(step / spe, 4), "loss": round(loss_sum / max(step_targets, 1), 6), "lr": lr,
+        stats.seconds += time.perf_counter() - t0
+        stats.tokens, stats.trained_tokens = stats.tokens + tokens, stats.trained_tokens + trained
+        point = {"step": st.step, "epoch": round(st.step / spe, 4), "loss": round(loss_sum / max(step_targets, 1), 6), "lr": lr,
                  "tokens": int(tokens), "trained_tokens": int(trained), "grad_norm": grad_norm}
-        curve.append(point)
-        if on_step and d.main and (step % r.log_every == 0 or step == stop_step):
-            on_step({**point, "total_steps": stop_step})
-        if step % spe == 0 and step // spe in r.save_epochs:
-            save(run_dir / f"checkpoint-epoch-{step // spe}")
-        elif r.save_every_steps and step % r.save_every_steps == 0 and step < stop_step:
-            save(run_dir / f"checkpoint-step-{step}")
+        st.curve.append(point)
+        if on_step and d.main and (st.step % r.log_every == 0 or st.step == s.stop_step):
+            on_step({**point, "total_steps": s.stop_step})
+        if st.step % spe == 0 and st.step // spe in r.save_epochs:
+            save_checkpoint(s, s.run_dir / f"checkpoint-epoch-{st.step // spe}")
+        elif r.save_every_steps and st.step % r.save_every_steps == 0 and st.step < s.stop_step:
+            save_checkpoint(s, s.run_dir / f"checkpoint-step-{st.step}")
+    return stats
 
-    # ---- save -------------------------------------------------------------------------------
-    peak = peak_memory_mib(device)
-    save(run_dir / "checkpoint", final=True)
-    record = {
-        "run": run_dir.name, "started_at": started_at, "finished_at": now_iso(),
-        "manifest": {"name": man.name, "version": man.version, "path": str(man.path), "rows": man.rows.height},
-        "model": {"name": model_name, "path": model_path, "parameters": n_params, "trainable_parameters": n_trainable,
-                  "attn_implementation": r.attn_implementation, "residual_dropout": dropout},
-        "recipe_source": recipe, "overrides": overrides or {}, "recipe": r.to_dict(), "max_steps": max_steps,
-        "resumed_from": str(resume_dir) if resume_dir else None,
-        "data": {"sequences": len(seqs), "packing": r.packing, "steps_per_epoch": spe, "total_steps": total_steps,
-                 "masking": masking},
-        "steps": step, "epochs_completed": round(step / spe, 4), "final_loss": curve[-1]["loss"] if curve else None,
-        "throughput": {"seconds": round(train_seconds, 3), "setup_seconds": round(setup_s, 3),
-                       "tokens_per_s": round(tokens_seen / max(train_seconds, 1e-9), 1),
-                       "trained_tokens_per_s": round(trained_seen / max(train_seconds, 1e-9), 1),
-                       "tokens": int(tokens_seen), "trained_tokens": int(trained_seen), "peak_memory_mib": peak,
-                       "bf16_autocast": use_bf16},
-        "loss_curve": curve, "checkpoints": checkpoints, "final_checkpoint": "checkpoint",
-        "software": software_versions(), "git": git_commit(), "hardware": hardware(device, d.world_size),
-    }
-    if d.main:
-        write_json(run_dir / "run.json", record)
 
-    # ---- cleanup ----------------------------------------------------------------------------
-    distributed.cleanup(d)
-    del wrapped, model, optimizer
-    if device.startswith("cuda"):
+def save_run(s: TrainSetup, stats: LoopStats) -> TrainResult:
+    """Save the final checkpoint and write the run record ``run.json`` beside it."""
+    peak = peak_memory_mib(s.device)
+    save_checkpoint(s, s.run_dir / "checkpoint", final=True)
+    st, r, man = s.state, s.recipe, s.manifest
+    seconds = max(stats.seconds, 1e-9)
+    source = f"{s.run_dir / RUN_FILE} (being written)"
+    record = RunRecord(
+        schema_version=RunRecord.SCHEMA_VERSION, run=s.run_dir.name, started_at=s.started_at, finished_at=now_iso(),
+        manifest=ManifestRef(name=man.name, version=man.version, path=str(man.folder), rows=s.rows),
+        model=ModelInfo(name=s.model_name, path=s.model_path, parameters=s.n_params, trainable_parameters=s.n_trainable,
+                        attn_implementation=r.attn_implementation, residual_dropout=s.dropout),
+        recipe_source=s.recipe_source, overrides=s.overrides, recipe=r.to_dict(), max_steps=s.max_steps,
+        resumed_from=str(s.resume_dir) if s.resume_dir else None,
+        data=RunData(sequences=len(s.seqs), packing=r.packing, steps_per_epoch=s.steps_per_epoch, total_steps=s.total_steps,
+                     masking=build_part(MaskingAudit, s.masking, source=source)),
+        steps=st.step, epochs_completed=round(st.step / s.steps_per_epoch, 4),
+        final_loss=st.curve[-1]["loss"] if st.curve else None,
+        throughput=Throughput(seconds=round(stats.seconds, 3), setup_seconds=round(s.setup_seconds, 3),
+                              tokens_per_s=round(stats.tokens / seconds, 1),
+                              trained_tokens_per_s=round(stats.trained_tokens / seconds, 1),
+                              tokens=int(stats.tokens), trained_tokens=int(stats.trained_tokens), peak_memory_mib=peak,
+                              bf16_autocast=s.use_bf16),
+        loss_curve=[build_part(LossPoint, p, source=source) for p in st.curve], checkpoints=list(st.checkpoints),
+        final_checkpoint="checkpoint", software=software_versions(), git=git_commit(),
+        hardware=hardware(s.device, s.dist.world_size),
+    )
+    if s.dist.main:
+        record.write(s.run_dir / RUN_FILE)
+    return TrainResult(s.run_dir, record)
+
+
+def cleanup(s: TrainSetup) -> None:
+    """Leave the process group and free the accelerator's memory."""
+    distributed.cleanup(s.dist)
+    s.wrapped = s.model = s.optimizer = None
+    if s.device.startswith("cuda"):
         torch.cuda.empty_cache()
-    return TrainResult(run_dir, record)
+
+
+def train(manifest: str | Path, model_name: str, *, recipe: str = "lima", overrides: dict | None = None,
+          max_steps: int | None = None, out: str | Path = "runs", run_name: str | None = None,
+          resume: str | Path | None = None, device: str | None = None, manifests_root: str | None = None,
+          on_step: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train ``model_name`` on the manifest ``manifest`` (NAME, NAME@VERSION or a path); returns the run."""
+    s = setup(manifest, model_name, recipe=recipe, overrides=overrides, max_steps=max_steps, out=out, run_name=run_name,
+              resume=resume, device=device, manifests_root=manifests_root)
+    stats = run_loop(s, on_step)
+    result = save_run(s, stats)
+    cleanup(s)
+    return result
 
 
 def _default_run_name(man, model_name: str) -> str:
@@ -270,11 +375,12 @@ def check(manifest: str | Path | None, model_name: str | None, *, recipe: str = 
     from mixwise.mixing.refs import resolve_manifest
     from mixwise.models import resolve_model_path
 
-    man = load_manifest(resolve_manifest(str(manifest), manifests_root))
+    man = Manifest.read(resolve_manifest(str(manifest), manifests_root))
+    rows = load_rows(man)
     tok = AutoTokenizer.from_pretrained(resolve_model_path(model_name))
-    data = tokenize(man.rows, tok, max_length=r.max_length)
+    data = tokenize(rows, tok, max_length=r.max_length)
     seqs = build_sequences(data, max_length=r.max_length, packing=r.packing)
-    out.update(manifest={"name": man.name, "version": man.version, "rows": man.rows.height}, masking=audit(data),
+    out.update(manifest={"name": man.name, "version": man.version, "rows": rows.height}, masking=audit(data),
                sequences=len(seqs), steps_per_epoch=steps_per_epoch(len(seqs), r.batch_size),
                note=f"batch_size here is before small-model adjustment (small_batch_size={r.small_batch_size})")
     return out

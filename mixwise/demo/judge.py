@@ -1,4 +1,4 @@
-"""The judge's demo step: serve a model on 127.0.0.1, judge answers against the data's own, re-run from cache.
+"""The ``judge`` step of ``mixwise demo``: serve a model on 127.0.0.1, judge answers against the data's own, re-run from cache.
 
 The served judge is the tiny random model, so nearly every judgment is
 unparsable: the step shows the plumbing (real HTTP, both orders, re-asking,
@@ -8,21 +8,27 @@ parse accounting, a cached re-run with zero calls), not a meaningful score.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from mixwise.errors import MixwiseError
 
+if TYPE_CHECKING:
+    from mixwise.demo import DemoContext
 
-def demo_step(ctx) -> None:
+
+def run(ctx: DemoContext) -> None:
     """Judge tiny-random's answers to three short prompts against the dataset's answers."""
     from mixwise.evaluate.generate import GenSettings, generate_chats
     from mixwise.evaluate.judge import Pair, run_judge
     from mixwise.evaluate.judge_cache import JudgeCache
     from mixwise.evaluate.judge_client import JudgeClient
-    from mixwise.evaluate.judge_report import render_summary
+    from mixwise.evaluate.judge_report import summary_record
     from mixwise.evaluate.judges import load_judge
     from mixwise.evaluate.serve import ModelBackend, make_server, serve_in_thread
+    from mixwise.records import JudgeRunInfo
+    from mixwise.views.judge import render_summary
 
     rows = (ctx.ws.samples(columns=["id", "prompt", "response", "prompt_chars"])
             .filter(pl.col("prompt_chars").is_between(20, 300)).head(3).to_dicts())
@@ -42,9 +48,11 @@ def demo_step(ctx) -> None:
             client = JudgeClient(model="tiny-random", base_url=url, api_key="local",
                                  cache=JudgeCache(ctx.ws.cache_dir("judge") / "demo.sqlite"), concurrency=1, timeout=600)
             _, summary = run_judge(judge, pairs, client, bootstrap=200, seed=ctx.seed)
-            summary["run"] = {"model": "tiny-random", "baseline": "sharegpt answers"}
+            record = summary_record(summary, JudgeRunInfo(model="tiny-random", baseline="sharegpt answers",
+                                                          prompts="3 sharegpt prompts", judge_folder=str(judge.folder),
+                                                          out="(not written)"))
             ctx.console.print(f"[bold]{attempt}[/] (judge served at {url})")
-            render_summary(summary, ctx.console)
+            render_summary(record, ctx.console)
     finally:
         server.shutdown()
         server.server_close()
