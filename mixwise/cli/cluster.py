@@ -60,12 +60,22 @@ clusters_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 def clusters(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list (id, label, size, sources, ...)."),
+    tui: bool = typer.Option(False, "--tui", help="Browse clusters, their samples and styles in a terminal app."),
 ) -> None:
     """List the clusters: label, size, share per source, median lengths, a representative prompt.
+
+    --tui opens a browser: the cluster table with keyphrases, central prompts
+    and breakdowns by source, style, duplicate and quality flag; enter lists a
+    cluster's samples (a view per style, / searches), q quits.
 
     Example: mixwise clusters --json
     """
     if ctx.invoked_subcommand is not None:
+        return
+    if tui:
+        from mixwise.tui.clusters_app import ClustersApp
+
+        ClustersApp(workspace()).run()
         return
     from mixwise.curate.cluster import cluster_table
 
