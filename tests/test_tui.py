@@ -162,3 +162,63 @@ def test_tui_is_not_imported_by_stages():
             "print(any(m.startswith(('textual', 'mixwise.tui')) for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+@pytest.mark.slow
+def test_diff_tui_in_tmux_at_80x24(pair, tmp_path):
+    """The real command in a real terminal (tmux, 80 x 24): it draws, the keys work, q quits."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    if not shutil.which("tmux"):
+        if os.environ.get("CI"):
+            pytest.fail("tmux is required (apt-get install tmux)", pytrace=False)
+        pytest.skip("tmux not installed")
+    a, b, root = pair
+    session = f"mixwise-test-{os.getpid()}"
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cmd = (f"cd {repo} && PYTHONPATH={repo} {sys.executable} -m mixwise diff d@{a.manifest['version']} d --manifests {root} --tui;"
+           f" echo EXITED $? > {tmp_path / 'rc'}; sleep 30")
+
+    def screen() -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+    def wait_for(text: str, timeout: float = 60) -> str:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            s = screen()
+            if text in s:
+                return s
+            time.sleep(0.3)
+        raise AssertionError(f"{text!r} never appeared; screen:\n{screen()}")
+
+    def keys(*k: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", session, *k], check=True)
+
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", cmd], check=True)
+    try:
+        first = wait_for("removed")
+        lines = first.splitlines()
+        assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
+        assert "stars" in first and "coder" in first and "source" in first
+        keys("Right", "Right")
+        style = wait_for("long_form")
+        keys("1", "Enter")
+        drill = wait_for("source = stars")
+        keys("k")
+        wait_for("kept: 5 samples")
+        keys("r")
+        removed = wait_for("removed: 5 samples")
+        assert "dup:near" in removed
+        keys("q")
+        end = time.monotonic() + 30
+        while not (tmp_path / "rc").is_file() and time.monotonic() < end:
+            time.sleep(0.3)
+        assert (tmp_path / "rc").read_text().split() == ["EXITED", "0"]
+        print("--- tmux 80x24: first screen\n" + first + "\n--- style tab\n" + style + "\n--- drill-down, removed\n" + removed)
+        assert "PROMPT" in drill
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)

@@ -74,9 +74,12 @@ class DiffApp(App):
         if not d.rows:
             table.add_row("(no groups)", *[""] * 8)
 
+    def _active_axis(self) -> str:
+        return self.query_one(TabbedContent).active.removeprefix("tab-")
+
     def _focus_table(self) -> None:
-        active = self.query_one(TabbedContent).active.removeprefix("tab-")
-        self.query_one(f"#table-{active}", RowTable).focus()
+        # Synchronously (widget.focus() is deferred): a key typed right after a tab switch goes to the new tab.
+        self.screen.set_focus(self.query_one(f"#table-{self._active_axis()}", RowTable))
 
     def action_show_tab(self, i: int) -> None:
         self.query_one(TabbedContent).active = f"tab-{AXES[i]}"
@@ -96,12 +99,13 @@ class DiffApp(App):
         self._focus_table()
 
     def on_data_table_row_selected(self, event: RowTable.RowSelected) -> None:
-        axis = (event.data_table.id or "").removeprefix("table-")
-        d = self.groups.axes.get(axis)
-        if d is None or not d.rows or event.row_key.value is None:
+        # Always the visible tab's table (an enter typed during a tab switch may reach the previous one).
+        axis = self._active_axis()
+        table = self.query_one(f"#table-{axis}", RowTable)
+        d = self.groups.axes[axis]
+        if not d.rows or not 0 <= table.cursor_row < len(d.rows):
             return
-        r = d.rows[int(event.row_key.value)]
-        self.push_screen(group_screen(self.groups, axis, r))
+        self.push_screen(group_screen(self.groups, axis, d.rows[table.cursor_row]))
 
 
 def group_screen(groups: DiffGroups, axis: str, row: dict) -> SamplesScreen:
