@@ -20,7 +20,7 @@ import pytest
 from mixwise.curate.cluster import cluster_workspace
 from mixwise.curate.cluster_map import map_workspace
 from mixwise.curate.embed import embed_workspace
-from mixwise.curate.map_colours import PALETTE, SHAPES, anchors, assign_styles, robust_bounds, touching
+from mixwise.curate.map_colours import ADJACENT, PALETTE, SHAPES, anchors, assign_styles, robust_bounds, strength, touching
 from mixwise.curate.map_html import write_html
 
 from tests.topic_fixtures import small_workspace
@@ -66,10 +66,10 @@ def test_colours_never_shared_by_touching_or_large_clusters():
     coords, clusters = np.concatenate(pts), np.array(cl)
     styles = assign_styles(coords, clusters, 49)
     colour = np.array([s["colour_index"] for s in styles])
-    pairs = touching(coords, clusters, 49)
-    touching_pairs = np.argwhere(np.triu(pairs >= 3))
-    assert len(touching_pairs) >= 80  # the grid really is tangled
-    assert all(colour[a] != colour[b] for a, b in touching_pairs)
+    touch = strength(touching(coords, clusters, 49), np.bincount(clusters))
+    adjacent = np.argwhere(np.triu(touch >= ADJACENT))
+    assert len(adjacent) >= 80  # the grid really is tangled: each blob touches its 4-8 neighbours
+    assert all(colour[a] != colour[b] for a, b in adjacent)
     assert len(set(colour[: len(PALETTE)])) == len(PALETTE)  # the nine largest: nine colours
     assert len({(s["colour"], s["shape"]) for s in styles}) == 49 and {s["shape"] for s in styles} <= set(SHAPES)
     assert styles == assign_styles(coords, clusters, 49)  # deterministic

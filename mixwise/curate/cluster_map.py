@@ -69,7 +69,7 @@ def write_png(coords: np.ndarray, clusters: np.ndarray, labels: list[str], path:
     styles = styles or assign_styles(coords, clusters, k)
     anchor = anchors(coords, clusters, k) if anchor is None else anchor
     fig, ax = plt.subplots(figsize=(11, 9), dpi=110)
-    size = max(1.5, min(20.0, 20000 / max(len(coords), 1)))
+    size = max(2.5, min(20.0, 40000 / max(len(coords), 1)))
     for c in range(k):
         pts = coords[clusters == c]
         ax.scatter(pts[:, 0], pts[:, 1], c=styles[c]["colour"], marker=SHAPE_MARKERS[styles[c]["shape"]], s=size,

@@ -5,17 +5,19 @@ stay distinct under the common colour-vision deficiencies). Nine colours
 cannot name 50 clusters on their own, so each cluster gets a *(colour,
 shape)* pair:
 
-- clusters are coloured largest first; a cluster never takes the colour of a
-  cluster it touches on the map (two clusters touch when enough of their points
-  are among each other's nearest neighbours), and the nine largest clusters
-  get nine different colours;
-- among the allowed colours the least used one wins, and the n-th cluster of a
-  colour gets the n-th marker shape (circle, square, triangle, diamond, ...),
-  so no two clusters share both colour and shape (up to 9 x 6 = 54 clusters;
-  beyond that the shape cycles and the colour is lightened).
-
-If the map is so tangled that no colour is free, the one shared with the
-fewest touching points is taken; :func:`touching` lets a test check the result.
+- how much two clusters *touch* is the share of the smaller one's
+  nearest-neighbour links (8 per point, on the 2-D map) that land in the
+  other; they are *adjacent* when that share is at least 5%;
+- clusters are coloured largest first, each taking the colour it touches
+  least (ties: the least used colour); the nine largest clusters get nine
+  different colours; then a few sweeps move any cluster to a better colour.
+  On real maps this leaves no two adjacent clusters one colour (tested), and
+  where a UMAP map is too tangled for nine colours, the pairs that share one
+  touch least;
+- the n-th cluster of a colour gets the n-th marker shape (circle, square,
+  triangle, diamond, ...), so no two clusters share both colour and shape (up
+  to 9 x 6 = 54 clusters; beyond that the shape cycles and the colour is
+  lightened).
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ PALETTE = ("#CC6677", "#332288", "#DDCC77", "#117733", "#88CCEE", "#882255", "#4
 SHAPES = ("circle", "square", "triangle", "diamond", "triangle-down", "plus")
 SHAPE_MARKERS = {"circle": "o", "square": "s", "triangle": "^", "diamond": "D", "triangle-down": "v", "plus": "P"}
 NEIGHBOURS = 8
-#: Two clusters touch when at least this many point pairs are nearest neighbours across them.
-MIN_PAIRS = 3
+#: Two clusters are adjacent when at least this share of the smaller one's neighbour links cross into the other.
+ADJACENT = 0.05
 
 
 def touching(coords: np.ndarray, clusters: np.ndarray, k: int, *, max_points: int = 20_000, seed: int = 0) -> np.ndarray:
@@ -50,29 +52,41 @@ def touching(coords: np.ndarray, clusters: np.ndarray, k: int, *, max_points: in
     return counts + counts.T
 
 
+def strength(pairs: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """How much two clusters touch: their neighbour pairs over the smaller cluster's neighbour links (0..1)."""
+    smaller = np.maximum(np.minimum.outer(sizes, sizes), 1)
+    return pairs / (NEIGHBOURS * smaller)
+
+
 def assign_styles(coords: np.ndarray, clusters: np.ndarray, k: int, *, seed: int = 0) -> list[dict]:
     """Per cluster: ``colour`` (hex), ``colour_index``, ``shape`` (name) and ``light`` (bool), as described above."""
-    pairs = touching(coords, clusters, k, seed=seed)
-    adjacent = pairs >= MIN_PAIRS
     sizes = np.bincount(clusters, minlength=k)
+    touch = strength(touching(coords, clusters, k, seed=seed), sizes)
     order = np.lexsort((np.arange(k), -sizes))
+    n_colours = len(PALETTE)
+    big = set(order[:n_colours].tolist())
     colour = np.full(k, -1)
-    uses = np.zeros(len(PALETTE), dtype=np.int64)
-    big = set(order[: len(PALETTE)].tolist())
-    for c in order:
-        taken = {colour[o] for o in np.nonzero(adjacent[c])[0] if colour[o] >= 0}
+
+    def best(c: int) -> int:
+        # The colour shared with the least touching (the nine largest clusters never share one).
+        cost = np.array([touch[c, (colour == i) & (np.arange(k) != c)].sum() for i in range(n_colours)])
         if c in big:
-            taken |= {colour[o] for o in big if colour[o] >= 0}
-        free = [i for i in range(len(PALETTE)) if i not in taken]
-        if free:
-            pick = min(free, key=lambda i: (uses[i], i))
-        else:  # nothing free: share with the fewest touching points
-            clash = [sum(pairs[c, o] for o in range(k) if colour[o] == i) for i in range(len(PALETTE))]
-            pick = min(range(len(PALETTE)), key=lambda i: (clash[i], uses[i], i))
-        colour[c] = pick
-        uses[pick] += 1
+            cost[[colour[o] for o in big if o != c and colour[o] >= 0]] = np.inf
+        uses = np.bincount(colour[(colour >= 0) & (np.arange(k) != c)], minlength=n_colours)
+        return int(min(range(n_colours), key=lambda i: (cost[i], uses[i], i)))
+
+    for c in order:  # largest first, then a few sweeps that move a cluster to a better colour
+        colour[c] = best(c)
+    for _ in range(4):
+        changed = False
+        for c in order:
+            pick = best(c)
+            if pick != colour[c]:
+                colour[c], changed = pick, True
+        if not changed:
+            break
     out: list[dict] = [{} for _ in range(k)]
-    seen = np.zeros(len(PALETTE), dtype=np.int64)
+    seen = np.zeros(n_colours, dtype=np.int64)
     for c in order:  # the largest cluster of each colour gets the circle
         n = int(seen[colour[c]])
         seen[colour[c]] += 1
