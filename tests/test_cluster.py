@@ -214,3 +214,48 @@ def test_llm_naming_over_http_is_cached(clustered, tmp_path):
 def test_clusters_before_cluster_is_a_clear_error(ws):
     with pytest.raises(MixwiseError, match="run: mixwise cluster"):
         cluster_table(ws)
+
+
+@pytest.mark.slow
+def test_clusters_tui_browses_clusters_samples_and_styles(clustered, tmp_path):
+    """`mixwise clusters --tui` in Textual's headless pilot: styles read "not recorded" until the style stage runs."""
+    import asyncio
+
+    from mixwise.tui.clusters_app import ClustersApp
+    from tests.test_tui import screen_text
+
+    ws0, report = clustered
+    shutil.copytree(ws0.root, tmp_path / "ws")
+    ws = Workspace.resolve(tmp_path / "ws")
+
+    async def drive(app, steps):
+        async with app.run_test(size=(110, 36)) as pilot:
+            await pilot.pause()
+            shots = [screen_text(app)]
+            for keys in steps:
+                await pilot.press(*keys)
+                await pilot.pause()
+                shots.append(screen_text(app))
+            return shots
+
+    c1 = report.clusters[1]
+    word = next(w for w in c1["representative_prompts"][0].split() if len(w) > 5 and w.isalpha())
+    shots = asyncio.run(drive(ClustersApp(ws), [["down"], ["enter"], ["slash", *word, "enter"], ["escape"], ["q"]]))
+    top, second, drill, found, back = shots[:5]
+    assert "4 clusters" in top and report.clusters[0]["label"][:20] in top
+    assert "styles: not recorded (run: mixwise style)" in top and "n/r" in top
+    assert f"cluster 1: {c1['label']}" in second and "most central prompts" in second
+    assert f"cluster 1: {c1['label']}" in drill and "PROMPT" in drill
+    assert " ".join(c1["representative_prompts"][0].split())[:30] in " ".join(drill.split())  # nearest the centre first
+    assert f"match '{word}'" in found
+    assert "most central prompts" in back
+    # After a style stage: a view per style, and the breakdown.
+    t = ws.samples(columns=["id", "response_chars"])
+    ws.write_columns("style", t.select("id", pl.when(pl.col("response_chars") > 300).then(pl.lit("long_form"))
+                                       .otherwise(pl.lit("concise")).alias("style")), {"fixture": "by length"})
+    shots = asyncio.run(drive(ClustersApp(ws), [["enter"], ["right"], ["q"]]))
+    top, drill, view = shots[:3]
+    assert "styles: " in top and "not recorded" not in top.split("styles:")[1].splitlines()[0]
+    assert "all " in drill and ("concise" in drill or "long_form" in drill)
+    styles = {r["style"] for r in ws.scored().filter(pl.col("cluster") == 0).iter_rows(named=True)}
+    assert any(f"{s}: " in view for s in styles), view

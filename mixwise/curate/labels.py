@@ -22,7 +22,7 @@ Keyphrase labels (the default, :func:`keyphrase_labels`):
    prompts beats a rare one of the same meaning: "minutes" over "wait").
 4. **Diversity**: maximal marginal relevance picks the keyphrases one at a
    time, each trading relevance against similarity to those already chosen
-   (``lambda`` 0.6), and never a phrase contained in a chosen one.
+   (``lambda`` 0.7), and never a phrase contained in a chosen one.
 
 The label is the first three keyphrases; each cluster also keeps its most
 central prompts. Everything is deterministic (ties break on the phrase text).
@@ -54,7 +54,7 @@ TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W\d_]+\b"
 #: Characters of each text that are counted (long pastes would otherwise dominate).
 MAX_CHARS = 2000
 MAX_CANDIDATES = 40
-MMR_LAMBDA = 0.6
+MMR_LAMBDA = 0.7
 #: How much a phrase's fit to other clusters counts against it (0: plain centroid similarity).
 CONTRAST = 0.5
 #: How much a phrase's coverage (share of the cluster's prompts holding it) counts for it.

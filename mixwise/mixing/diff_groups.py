@@ -32,7 +32,7 @@ AXES = ("source", "component", "style", "cluster", "quality", "length")
 RECORDED_BY = {"style": ("by_style", "style"), "cluster": ("by_cluster", "cluster"), "quality": ("by_quality", "quality")}
 WHICH = ("added", "removed", "kept")
 #: Columns shown next to each sample when a manifest has them.
-DETAIL_COLUMNS = ("component", "style", "cluster", "cluster_label", "dup_kind", "q_flags", "response_chars")
+DETAIL_COLUMNS = ("component", "style", "cluster", "cluster_label", "dup_kind", "q_flags", "q_refusal", "q_truncated", "response_chars")
 
 
 def length_bucket() -> pl.Expr:

@@ -31,13 +31,12 @@ def _top(d: dict | None, n: int = 1) -> str:
     return ", ".join(f"{k} {v / total:.0%}" for k, v in list(d.items())[:n]) or "-"
 
 
-def _breakdown(name: str, d: dict | None, stage: str) -> str:
+def _breakdown(name: str, d: dict | None, stage: str, size: int) -> str:
     if d is None:
         return f"{name}: not recorded (run: mixwise {stage})"
     if not d:
-        return f"{name}: none"
-    total = sum(d.values())
-    return f"{name}: " + ", ".join(f"{k} {v:,}" for k, v in d.items()) + f"  (of {total:,})"
+        return f"{name}: none of {size:,}"
+    return f"{name}: " + ", ".join(f"{k} {v:,}" for k, v in d.items()) + f"  (of {size:,})"
 
 
 class ClustersApp(App):
@@ -78,10 +77,9 @@ class ClustersApp(App):
         text = Text()
         text.append(f"cluster {r['id']}: {r['label']}  ({r['size']:,} samples)\n", style="bold")
         text.append("keyphrases: " + ", ".join(r.get("keywords") or []) + "\n")
-        text.append(_breakdown("sources", r["sources"], "ingest") + "\n")
-        text.append(_breakdown("styles", r["styles"], "style") + "\n")
-        text.append(_breakdown("duplicates", r["duplicates"], "dedup") + "\n")
-        text.append(_breakdown("quality", r["quality"], "quality") + "\n")
+        for name, key, stage in (("sources", "sources", "ingest"), ("styles", "styles", "style"),
+                                 ("duplicates", "duplicates", "dedup"), ("quality flags", "quality", "quality")):
+            text.append(_breakdown(name, r[key], stage, r["size"]) + "\n")
         text.append("most central prompts:\n", style="bold")
         for p in r["central_prompts"]:
             text.append(f"  · {one_line(p, 300)}\n")

@@ -165,10 +165,12 @@ class SamplesScreen(Screen):
             return
         r = self._shown.row(i, named=True)
         meta = [f"id {r['id']}", f"source {r.get('source')}"]
-        for col, name in (("style", "style"), ("cluster_label", "cluster"), ("component", "component"),
-                          ("dup_kind", "duplicate"), ("q_flags", "quality flags")):
+        for col, name in (("style", "style"), ("cluster_label", "cluster"), ("component", "component"), ("dup_kind", "duplicate")):
             if r.get(col) is not None:
                 meta.append(f"{name} {r[col]}")
+        if r.get("q_flags") is not None:
+            bad = [n for n in ("refusal", "truncated") if r.get(f"q_{n}")]
+            meta.append("quality " + (" + ".join(bad) if bad else ("clean" if not r["q_flags"] else f"{r['q_flags']} flags")))
         from rich.text import Text
 
         text = Text()
