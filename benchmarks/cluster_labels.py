@@ -4,9 +4,11 @@ The union of ../shared/data/instruct (LIMA, dolly_hhrlhf, Alpaca 5k, GSM8K) is
 ingested, embedded (prompts, MiniLM) and clustered with mixwise's defaults
 (auto k = 50, seed 0). Both labellers then name the *same* clusters, so the
 table compares labels only. Per cluster it prints size, majority source and
-its share (``source-pure`` = at least 90%), both labels and the most central
-prompt -- what a person needs to judge whether a label names the topic. The
-judging itself is done by a person (docs/cluster.md holds the judged table).
+its share (``source-pure`` = at least 90%), both labels and the head of the
+most central prompt -- what a person needs to judge whether a label names the
+topic (the prompt is printed, not stored: the results file holds no data
+text). The judging itself is done by a person (docs/cluster.md holds the
+judged table).
 
 Timing: the keyphrase labeller cold (candidate phrases not yet in the
 embedding cache) and warm (cached), against c-TF-IDF, each once, same process.
@@ -79,13 +81,14 @@ def main() -> None:
     timings["keyphrase_warm_s"] = time.perf_counter() - t
     shutil.rmtree(cold_cache, ignore_errors=True)
     stored = {c["id"]: c for c in read_clusters(ws)}
-    rows = []
+    rows, central = [], {}
     for c in range(k):
         src, counts = np.unique(source[assign == c], return_counts=True)
         top = int(np.argmax(counts))
         rows.append({"id": c, "size": int(counts.sum()), "source": str(src[top]), "source_share": round(float(counts[top] / counts.sum()), 3),
-                     "before": label_from_keywords(before[c]), "after": label_from_keywords(after[c]), "keyphrases": after[c],
-                     "central_prompt": " ".join((stored[c].get("central_prompts") or [""])[0].split())[:160]})
+                     "before": label_from_keywords(before[c]), "after": label_from_keywords(after[c]), "keyphrases": after[c]})
+        # The central prompt is printed for the person judging, never stored: results stay free of the data's text.
+        central[c] = " ".join((stored[c].get("central_prompts") or [""])[0].split())[:70]
     out = {"rows": int(len(prompts)), "k": k, "seconds": {key: round(v, 2) for key, v in timings.items()}, "clusters": rows,
            "conditions": "2-core machine shared with other jobs; one run each, same process"}
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -95,7 +98,7 @@ def main() -> None:
     print("| id | size | source (share) | before: c-TF-IDF | after: keyphrases | most central prompt |")
     print("|---:|---:|---|---|---|---|")
     for r in rows:
-        print(f"| {r['id']} | {r['size']} | {r['source']} {r['source_share']:.0%} | {r['before']} | {r['after']} | {r['central_prompt'][:70]} |")
+        print(f"| {r['id']} | {r['size']} | {r['source']} {r['source_share']:.0%} | {r['before']} | {r['after']} | {central[r['id']]} |")
 
 
 if __name__ == "__main__":
