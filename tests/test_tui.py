@@ -90,7 +90,7 @@ def test_axis_missing_on_one_side_is_not_recorded_never_zero(style_later):
     assert not style.recorded_a and style.recorded_b
     assert "not recorded in A" in style.note and "mixwise style" in style.note
     assert all(r["a_samples"] is None and r["delta_samples"] is None and r["removed"] is None for r in style.rows)
-    assert sum(r["b_samples"] for r in style.rows) == b.manifest["counts"]["samples"]
+    assert sum(r["b_samples"] for r in style.rows) == b.manifest.counts.samples
     assert g.members("style", style.rows[0]["key"], "removed") is None
     assert not g.axes["quality"].recorded_a and not g.axes["quality"].rows  # neither side ran the quality stage
 
@@ -180,7 +180,7 @@ def test_diff_tui_in_tmux_at_80x24(pair, tmp_path):
     a, b, root = pair
     session = f"mixwise-test-{os.getpid()}"
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    cmd = (f"cd {repo} && PYTHONPATH={repo} {sys.executable} -m mixwise diff d@{a.manifest['version']} d --manifests {root} --tui;"
+    cmd = (f"cd {repo} && PYTHONPATH={repo} {sys.executable} -m mixwise diff d@{a.manifest.version} d --manifests {root} --tui;"
            f" echo EXITED $? > {tmp_path / 'rc'}; sleep 30")
 
     def screen() -> str:

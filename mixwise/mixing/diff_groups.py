@@ -25,7 +25,8 @@ from pathlib import Path
 
 import polars as pl
 
-from mixwise.mixing.manifest import LENGTH_EDGES, Manifest, load_manifest, quality_class
+from mixwise.mixing.manifest import LENGTH_EDGES, load_manifest, quality_class
+from mixwise.records import Manifest
 
 AXES = ("source", "component", "style", "cluster", "quality", "length")
 #: Which composition entry records an axis, and the stage that produces it.
@@ -69,7 +70,7 @@ def _recorded(m: Manifest, axis: str, columns: list[str]) -> bool:
         return True
     key, _stage = RECORDED_BY[axis]
     need = {"style": ["style"], "cluster": ["cluster"], "quality": ["q_refusal", "q_truncated"]}[axis]
-    return key in m.meta.get("composition", {}) and all(c in columns for c in need)
+    return m.composition.axis(key.removeprefix("by_")) is not None and all(c in columns for c in need)
 
 
 def _group_expr(axis: str) -> pl.Expr:
@@ -85,7 +86,7 @@ class DiffGroups:
 
     def __init__(self, a: Manifest, b: Manifest):
         self.a, self.b = a, b
-        self._cols = {side: pl.read_parquet_schema(m.path / "samples.parquet").names() for side, m in (("a", a), ("b", b))}
+        self._cols = {side: pl.read_parquet_schema(m.samples_path()).names() for side, m in (("a", a), ("b", b))}
         self._rows = {side: self._small(side) for side in ("a", "b")}
         ia = self._rows["a"].get_column("id").unique()
         ib = self._rows["b"].get_column("id").unique()
@@ -102,7 +103,7 @@ class DiffGroups:
         cols = self._cols[side]
         wanted = [c for c in ("id", "source", "component", "style", "cluster", "cluster_label", "q_refusal", "q_truncated",
                               "response_chars") if c in cols]
-        df = pl.read_parquet(self._manifest(side).path / "samples.parquet", columns=wanted)
+        df = pl.read_parquet(self._manifest(side).samples_path(), columns=wanted)
         exprs = [_group_expr(axis).alias(f"g_{axis}") for axis in AXES if self.records(side, axis, cols)]
         return df.with_columns(exprs)
 
@@ -180,7 +181,7 @@ class DiffGroups:
         chosen = rows.filter(pl.col(f"g_{axis}") == key, pl.col("id").is_in(list(ids))).get_column("id")
         cols = self._cols[side]
         extra = [c for c in DETAIL_COLUMNS if c in cols]
-        texts = (pl.scan_parquet(self._manifest(side).path / "samples.parquet")
+        texts = (pl.scan_parquet(self._manifest(side).samples_path())
                  .filter(pl.col("id").is_in(chosen.implode()))
                  .select("id", "source", "prompt", "response", *extra).unique("id", keep="first", maintain_order=True).collect())
         return texts
