@@ -144,7 +144,7 @@ def mixwise_runner(model_name: str, tmp: Path, batch_tokens: int):
         agg, records = run_task(mixwise_task(task, tmp), scorer, [DATA / "gauntlet", DATA], limit=limit)
         secs = time.perf_counter() - t0
         print(f"mixwise {task}: {secs:.1f}s", file=sys.stderr, flush=True)
-        return {"seconds": secs, "acc": agg["acc"], "acc_norm": agg.get("acc_norm"),
+        return {"seconds": secs, "acc": agg["acc"], "acc_norm": agg["acc_norm"] if "acc_norm" in agg else None,
                 "loglik": [r["loglik"] for r in records], "acc_items": [r["acc"] for r in records]}
 
     return run

@@ -38,10 +38,11 @@ PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0}
 
 
 def build_manifest(out: Path, samples: int) -> Path:
-    """A manifest of half LIMA (long answers), half dolly_hhrlhf (short) rows, in the contract shape."""
+    """A manifest of half LIMA (long answers), half dolly_hhrlhf (short) rows, interleaved, as a real manifest record."""
     import polars as pl
 
     from mixwise.curate.ingest import ingest
+    from mixwise.mixing.manifest import store_rows
     from mixwise.workspace import Workspace
 
     ws = Workspace(out / "ws")
@@ -49,12 +50,7 @@ def build_manifest(out: Path, samples: int) -> Path:
     ingest(str(SHARED / "dolly_hhrlhf_small.jsonl"), ws, name="dolly", limit=samples - samples // 2)
     rows = ws.samples()
     rows = pl.concat([rows.filter(pl.col("source") == s).with_row_index("k") for s in ("lima", "dolly")]).sort("k").drop("k")
-    folder = out / "manifests" / "bench" / "v1"
-    folder.mkdir(parents=True, exist_ok=True)
-    rows.with_columns(pl.lit("all").alias("component")).write_parquet(folder / "samples.parquet")
-    (folder / "manifest.json").write_text(json.dumps({"schema_version": 1, "name": "bench", "version": "v1", "parent": None,
-                                                      "counts": {"total": rows.height}}))
-    return folder
+    return store_rows("bench", rows, out / "manifests", description="train benchmark: LIMA and dolly_hhrlhf interleaved").path
 
 
 def settings(a) -> dict:
@@ -69,13 +65,14 @@ def eval_loss(model_dir: str, manifest: Path, a) -> float:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from mixwise.finetune.data import load_manifest, tokenize
+    from mixwise.finetune.data import load_rows, tokenize
+    from mixwise.records import Manifest
     from mixwise.finetune.model import TrainedTokenLoss
     from mixwise.finetune.packing import collate
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="sdpa").to(a.device).eval()
-    data = tokenize(load_manifest(manifest).rows, tok, max_length=a.max_length)
+    data = tokenize(load_rows(Manifest.read(manifest)), tok, max_length=a.max_length)
     loss, total, n = TrainedTokenLoss(model), 0.0, 0
     with torch.no_grad():
         for i in range(0, len(data), a.micro):
@@ -111,13 +108,14 @@ def worker_trl(a, manifest: Path, out: Path) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from mixwise.finetune.data import load_manifest, tokenize
+    from mixwise.finetune.data import load_rows, tokenize
+    from mixwise.records import Manifest
     from mixwise.models import resolve_model_path
 
     t0 = time.perf_counter()
     path = resolve_model_path(a.model)
     tok = AutoTokenizer.from_pretrained(path)
-    data = tokenize(load_manifest(manifest).rows, tok, max_length=a.max_length)
+    data = tokenize(load_rows(Manifest.read(manifest)), tok, max_length=a.max_length)
     labels = [[int(t) if m else -100 for t, m in zip(ids, mask)] for ids, mask in zip(data.input_ids, data.trained)]
     ds = Dataset.from_dict({"input_ids": [ids.tolist() for ids in data.input_ids], "labels": labels})
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="sdpa")

@@ -16,6 +16,7 @@ from tests.finetune_helpers import rows_from_pairs
 from tests.mix_fixtures import add_stage_columns, build_workspace
 from tests.record_helpers import fixture_run
 from tests.test_judge_http import _gens, rule_judge  # noqa: F401 - rule_judge is a fixture
+from tests.test_records import BEFORE, V1
 
 
 def test_paired_delta_and_its_interval():
@@ -122,3 +123,65 @@ def test_judge_results_of_runs_are_attributed(cli, rule_judge, tmp_path):
     shown = cli("attribute", str(run_a), str(run_b))
     assert shown.exit_code == 0 and "judge:base" in shown.output and "win_rate" in shown.output
     assert f"{round(score['delta'] * 100, 1):+.1f} pts" in shown.output
+
+
+def _release_runs(tmp_path, monkeypatch):
+    """The runs of tests/fixtures/records_v1 (release 0.1.0): 'before' the scoring stages ran, 'after' them."""
+    import shutil
+
+
+    root = tmp_path / "v1"
+    shutil.copytree(V1, root)
+    monkeypatch.setenv("MIXWISE_MANIFESTS", str(root / "manifests"))  # the paths in the run records point nowhere now
+    return root / "runs" / "before", root / "runs" / "after"
+
+
+def test_attribute_pairs_items_and_says_what_is_not_recorded(tmp_path, monkeypatch):
+    """Release files: the baseline scored 12 items, the run its first 8; the baseline's manifest has no style axis."""
+    import io
+
+    from rich.console import Console
+
+    from mixwise.evaluate.attribute import attribute
+    from mixwise.records import read_mc_items
+    from mixwise.views.attribute import render_report
+
+    before, after = _release_runs(tmp_path, monkeypatch)
+    rep = attribute([before, after], bootstrap=500)
+    comp = rep["comparisons"][0]
+    # style, cluster and quality were not recorded for the baseline: no invented shift from 0
+    assert set(comp["not_recorded"]) == {"style", "cluster", "quality"} and "style" not in comp["composition"]
+    assert comp["not_recorded"]["style"] == {"missing_in": "baseline", "manifest": f"mini@{BEFORE}",
+                                             "hint": "re-run `mixwise mix` after `mixwise style`"}
+    s = comp["scores"]["demo_addition"]
+    items = lambda run: {it.idx: it.acc_norm for it in read_mc_items(run / "eval" / "mc" / "demo" / "items" / "demo_addition.jsonl")}  # noqa: E731
+    a, b = items(before), items(after)
+    assert (s["n"], s["unpaired"]) == (8, {"base": 4, "run": 0})
+    assert s["base_paired"] == pytest.approx(sum(a[i] for i in range(8)) / 8) and s["score_paired"] == pytest.approx(sum(b.values()) / 8)
+    assert s["delta"] == pytest.approx(s["score_paired"] - s["base_paired"]) and s["lo"] <= s["delta"] <= s["hi"]
+    assert s["base"] == pytest.approx(sum(a.values()) / 12)  # the baseline's own score, over all its 12 items
+    assert comp["tasks_only_in"] == {"judge:base__likert__prompts": "run"}
+    console = Console(width=100, record=True, file=io.StringIO(), color_system=None)
+    render_report(rep, console)
+    text = console.export_text()
+    style_row = next(line for line in text.splitlines() if line.strip().startswith("style"))
+    assert f"not recorded in baseline (mini@{BEFORE}); re-run `mixwise mix` after `mixwise style`" in style_row
+    assert "demo_addition: 4 items scored only by the baseline, 0 only by this run" in text
+    row = next(line for line in text.splitlines() if line.strip().startswith("demo_addition"))
+    assert f"{s['base_paired']:.3f}" in row and f"{s['score_paired']:.3f}" in row and row.split()[-1] == "8"
+    assert "not compared: judge:base__likert__prompts (only the run has it)" in text
+
+
+def test_a_missing_metric_stops_attribution(tmp_path, monkeypatch):
+    from mixwise.evaluate.attribute import attribute
+
+    before, after = _release_runs(tmp_path, monkeypatch)
+    items = after / "eval" / "mc" / "demo" / "items" / "demo_addition.jsonl"
+    lines = items.read_text().splitlines()
+    items.write_text("\n".join(lines[:1] + [lines[1].replace('"acc_norm":', '"acc_nrom":')] + lines[2:]) + "\n")
+    with pytest.raises(InputError, match=r"demo_addition.jsonl:2: eval mc item field 'acc_nrom' is not part of this schema"):
+        attribute([before, after])
+    items.write_text("\n".join(lines[:1] + [json.dumps({k: v for k, v in json.loads(lines[1]).items() if k != "acc_norm"})]
+                               + lines[2:]) + "\n")
+    with pytest.raises(InputError, match=r"demo_addition.jsonl:2: eval mc item field 'acc_norm' is missing"):
+        attribute([before, after])

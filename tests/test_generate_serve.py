@@ -172,7 +172,7 @@ def test_gemma_270m_as_judge_reports_parse_rate(shared_data, tmp_path, capsys):
         short = sorted((i for i in range(805) if size[i] >= 150), key=lambda i: size[i])[:2]
         model, base = [model[i] for i in short], [base[i] for i in short]
         judge = load_judge(str(_small_judge(tmp_path, max_tokens=24, reask=1)))
-        # one request at a time and a long timeout: on a busy CPU a timed-out request would still run server-side
+        # one request at a time and a long timeout: on a busy CPU a timed-out request would be cancelled and re-asked
         client = JudgeClient(model="gemma3-270m", base_url=url, api_key="unused", cache=JudgeCache(tmp_path / "c.sqlite"),
                              concurrency=1, timeout=600)
         items, s = run_judge(judge, make_pairs(model, base), client, bootstrap=200)

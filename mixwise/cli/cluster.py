@@ -21,7 +21,7 @@ def cluster(
     llm_url: Optional[str] = typer.Option(None, "--llm-url", help="OpenAI-compatible base URL for --llm-name (key: $OPENAI_API_KEY)."),
     force: bool = typer.Option(False, "--force", help="Re-cluster even if nothing changed."),
 ) -> None:
-    """Group samples into topics: seeded spherical k-means with c-TF-IDF labels.
+    """Group samples into topics: seeded spherical k-means with keyphrase labels.
 
     Needs embeddings (mixwise embed). Writes the columns cluster and cluster_label.
 
@@ -44,12 +44,22 @@ clusters_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 def clusters(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list (id, label, size, sources, ...)."),
+    tui: bool = typer.Option(False, "--tui", help="Browse clusters, their samples and styles in a terminal app."),
 ) -> None:
     """List the clusters: label, size, share per source, median lengths, a representative prompt.
+
+    --tui opens a browser: the cluster table with keyphrases, central prompts
+    and breakdowns by source, style, duplicate and quality flag; enter lists a
+    cluster's samples (a view per style, / searches), q quits.
 
     Example: mixwise clusters --json
     """
     if ctx.invoked_subcommand is not None:
+        return
+    if tui:
+        from mixwise.tui.clusters_app import ClustersApp
+
+        ClustersApp(workspace()).run()
         return
     from mixwise.curate.cluster import cluster_table
 
@@ -94,17 +104,22 @@ def map_(
     out: Path = typer.Option(Path("mixwise-map.html"), "--out", "-o", help="HTML file to write (a PNG is written beside it)."),
     seed: int = typer.Option(0, "--seed", help="UMAP seed."),
     fit_max: int = typer.Option(20_000, "--fit-max", help="Fit UMAP on at most this many rows; transform the rest."),
+    max_points: int = typer.Option(20_000, "--max-points", min=1, help="Points in the HTML page at most (a seeded sample beyond; the PNG has all)."),
 ) -> None:
     """Draw the topic map: UMAP 2-D projection as a PNG and an offline, interactive HTML file.
 
-    Points coloured by cluster or source; hover shows prompt, cluster and source.
+    The page opens on the dense region; clusters have distinct colour + shape
+    pairs and labels that never overlap (more appear as you zoom); search
+    highlights samples, clicking a cluster lists its samples, and checkboxes
+    filter by source, style, quality and duplicate kind.
 
     Example: mixwise map --out map.html
     """
     from mixwise.curate.cluster_map import map_workspace
 
-    rep = map_workspace(workspace(), out=out, seed=seed, fit_max=fit_max)
-    console.print(f"[green]map[/] of {rep.rows:,} points (UMAP {rep.seconds:.1f}s): {rep.html} and {rep.png}")
+    rep = map_workspace(workspace(), out=out, seed=seed, fit_max=fit_max, max_points=max_points)
+    sampled = f" ({rep.points_in_html:,} in the page, a seeded sample)" if rep.points_in_html < rep.rows else ""
+    console.print(f"[green]map[/] of {rep.rows:,} points{sampled} (UMAP {rep.seconds:.1f}s): {rep.html} and {rep.png}")
 
 
 def register(app: typer.Typer) -> None:

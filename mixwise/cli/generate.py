@@ -48,26 +48,61 @@ def generate(
 
 def serve(
     model: str = typer.Argument(..., help="Model: hub id, folder, runs/<run>, tiny-random or gemma3-270m."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (beyond loopback, set --api-key)."),
     port: int = typer.Option(8000, "--port", help="Port (0 picks a free one)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="MIXWISE_SERVE_API_KEY", show_envvar=True,
+                                          help="Require 'Authorization: Bearer KEY' on every route but /health."),
+    max_tokens_cap: int = typer.Option(2048, "--max-tokens-cap", min=1,
+                                       help="Largest max_tokens a request may ask for; above it is a 400."),
+    max_request_bytes: int = typer.Option(2 * 1024 * 1024, "--max-request-bytes", min=1,
+                                          help="Largest request body; above it is a 413."),
+    context_length: Optional[int] = typer.Option(None, "--context-length", min=2,
+                                                 help="Lower the model's context (prompt + answer, in tokens)."),
+    max_batch: int = typer.Option(8, "--max-batch", min=1, help="Requests generated together in one batch."),
+    max_queue: int = typer.Option(64, "--max-queue", min=1,
+                                  help="Requests queued or running at once; beyond it is a 503 with Retry-After."),
 ) -> None:
-    """Serve a model as an OpenAI-compatible endpoint (/v1/chat/completions, /v1/models).
+    """Serve a model as an OpenAI-compatible endpoint (/v1/chat/completions, /v1/models, /health).
+
+    Concurrent requests are batched (up to --max-batch per forward pass; a long answer is paused every
+    64 tokens while others wait, so short requests are not stuck behind it). Bad requests get 400s in
+    OpenAI's error shape; a prompt beyond the model's context (config max_position_embeddings, or the
+    tokenizer's model_max_length when smaller) is a 400. It is a small CPU-friendly server for judging
+    and tests: for throughput use vLLM or llama.cpp's server.
 
     Point the judge (or any OpenAI client) at it: --judge-base-url http://HOST:PORT/v1.
 
-    Example: mixwise serve gemma3-270m --port 8011
+    Example: MIXWISE_SERVE_API_KEY=secret mixwise serve gemma3-270m --port 8011
     """
-    from mixwise.evaluate.serve import ModelBackend, make_server
+    import logging
+    import sys
 
-    backend = ModelBackend(model, device=device)
-    server = make_server(backend, host, port)
+    from mixwise.evaluate.serve import ModelBackend, check_api_key, exposure_warning, make_server
+
+    check_api_key(api_key)  # before the minute a model can take to load
+    if warning := exposure_warning(host, api_key):
+        err_console.print(f"WARNING: {warning}", style="bold red", markup=False, highlight=False, soft_wrap=True)
+    handler = logging.StreamHandler(sys.stderr)  # disconnects and failures, one line each
+    handler.setFormatter(logging.Formatter("%(asctime)s mixwise serve: %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("mixwise.serve")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    backend = ModelBackend(model, device=device, max_tokens_cap=max_tokens_cap, context_length=context_length,
+                           max_batch=max_batch, max_queue=max_queue)
+    server = make_server(backend, host, port, api_key=api_key, max_request_bytes=max_request_bytes)
     h, p = server.server_address[:2]
-    err_console.print(f"serving [bold]{model}[/] at http://{h}:{p}/v1 (Ctrl-C to stop)", highlight=False)
+    err_console.print(f"serving [bold]{model}[/] at http://{h}:{p}/v1 (context {backend.context_length} tokens from "
+                      f"{backend.context_source}; {'API key required' if api_key else 'no API key'}; Ctrl-C to stop)",
+                      highlight=False, soft_wrap=True)
     try:
         server.serve_forever()
+    except KeyboardInterrupt:
+        pass
     finally:
         server.server_close()
+        backend.close()
 
 
 def register(app: typer.Typer) -> None:

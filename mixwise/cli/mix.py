@@ -131,6 +131,7 @@ def diff(
     manifests: Optional[str] = typer.Option(None, "--manifests", "-m", envvar="MIXWISE_MANIFESTS", help=MANIFESTS_HELP),
     examples: int = typer.Option(3, "--examples", "-n", help="How many added and removed prompts to show."),
     as_json: bool = typer.Option(False, "--json", help="Print the diff as JSON."),
+    tui: bool = typer.Option(False, "--tui", help="Open the interactive diff: a tab per axis, enter drills into a group's samples."),
 ) -> None:
     """Compare two mixtures side by side.
 
@@ -138,10 +139,21 @@ def diff(
     class with bars and deltas (samples and tokens), samples kept/added/removed,
     the length shift, changed dedup decisions and a few added and removed
     prompts. An axis only one manifest recorded (built before its stage ran) is
-    named, not compared.
+    named, not compared. --tui opens it as a terminal app (tabs: source,
+    component, style, cluster, quality, length; enter lists the samples added,
+    removed and kept in a group, / searches them, q quits).
 
-    Example: mixwise diff lima-1k lima-plus-instruct
+    Example: mixwise diff lima-1k lima-plus-instruct --tui
     """
+    if tui:
+        from mixwise.mixing.diff import relation
+        from mixwise.mixing.diff_groups import diff_groups
+        from mixwise.tui.diff_app import DiffApp
+
+        groups = diff_groups(a, b, manifests)
+        header = f"A {groups.a.ref}  ·  B {groups.b.ref}  ·  {relation(groups.a, groups.b)}"
+        DiffApp(groups, header).run()
+        return
     from mixwise.mixing.diff import diff_manifests
     from mixwise.views.diff import render_diff
 

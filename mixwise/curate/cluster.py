@@ -2,9 +2,9 @@
 
 ``cluster_workspace(ws)`` reads the stored embeddings (``mixwise embed``), runs
 faiss spherical k-means (cosine; deterministic for a fixed seed), numbers the
-clusters by size (0 = largest), labels each with its c-TF-IDF keywords
-(:mod:`mixwise.curate.labels`) and keeps its representatives: the samples
-nearest the centroid. It writes the stage columns ``cluster`` (Int32) and
+clusters by size (0 = largest), labels each with keyphrases chosen in the
+embedding space (:mod:`mixwise.curate.labels`) and keeps its representatives:
+the samples nearest the centroid (the first three as ``central_prompts``). It writes the stage columns ``cluster`` (Int32) and
 ``cluster_label`` (String), plus ``clusters.json`` and ``centroids.npy``.
 
 Automatic k (``k=None``): ``round(sqrt(n / 2))``, clipped to [2, 50]. The
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from mixwise.curate.embed import embeddings_meta, load_embeddings, texts_for
-from mixwise.curate.labels import ctfidf_keywords, label_from_keywords, llm_names
+from mixwise.curate.embed import default_model, embeddings_meta, load_embeddings
+from mixwise.curate.labels import LABEL_METHOD, cached_embedder, central_prompts, keyphrase_labels, label_from_keywords, llm_names
 from mixwise.errors import MixwiseError
 from mixwise.workspace import Workspace, write_json
 
@@ -92,7 +92,8 @@ def cluster_workspace(
     k_used = k if k is not None else auto_k(len(ids))
     emb = embeddings_meta(ws, field=field, model=model) or {}
     config = {"k": k_used, "seed": seed, "field": field, "embeddings": emb.get("config_hash"), "backend": emb.get("backend"),
-              "n_representatives": n_representatives, "llm": {key: v for key, v in (llm or {}).items() if key != "api_key"}}
+              "n_representatives": n_representatives, "llm": {key: v for key, v in (llm or {}).items() if key != "api_key"},
+              "labels": LABEL_METHOD}
     if not force and ws.stage_is_fresh(STAGE, config) and (ws.stage_dir(STAGE) / "clusters.json").is_file():
         return ClusterReport(k_used, len(ids), read_clusters(ws), time.perf_counter() - started, skipped=True)
 
@@ -100,13 +101,16 @@ def cluster_workspace(
     df = ws.samples(columns=["id", "prompt", "response"])
     if df["id"].to_list() != ids:
         raise MixwiseError("embeddings are not aligned with the sample table", f"run: mixwise embed --field {field} --force")
-    texts = texts_for(df, field)
-    keywords = ctfidf_keywords(texts, assign, k_used)
-    reps = representatives(assign, sim, k_used, n_representatives)
-    sizes = np.bincount(assign, minlength=k_used)
     prompts = df["prompt"].to_list()
+    # Keyphrases from the prompts, embedded with the model (and precision) of the clustered vectors, via its cache.
+    embed = cached_embedder(emb.get("model") or default_model(), emb.get("backend") or "exact", ws.cache_dir("embeddings"))
+    keywords = keyphrase_labels(prompts, assign, centroids, embed)
+    reps = representatives(assign, sim, k_used, max(n_representatives, 3))
+    sizes = np.bincount(assign, minlength=k_used)
     clusters = [{"id": c, "label": label_from_keywords(keywords[c]), "keywords": keywords[c], "size": int(sizes[c]),
-                 "representatives": [ids[i] for i in reps[c]], "representative_prompts": [prompts[i][:500] for i in reps[c]],
+                 "representatives": [ids[i] for i in reps[c][:n_representatives]],
+                 "representative_prompts": [prompts[i][:500] for i in reps[c][:n_representatives]],
+                 "central_prompts": central_prompts(prompts, reps[c]),
                  "cohesion": float(sim[assign == c].mean()) if sizes[c] else 0.0} for c in range(k_used)]
     if llm:
         names = llm_names(clusters, model=llm["model"], base_url=llm.get("base_url"), cache_dir=ws.cache_dir("cluster_names"),

@@ -52,12 +52,12 @@ def gauntlet_composite(entries: Mapping[str, Mapping[str, Any]]) -> dict[str, An
     """
     cats: dict[str, dict[str, dict[str, float]]] = {}
     for name, e in entries.items():
-        if not e.get("category"):
+        if not e["category"]:
             continue
-        b = float(e.get("random_baseline", 0.0))
+        b = float(e["random_baseline"])
         cats.setdefault(e["category"], {})[name] = {
             "score": e["score"], "baseline": b,
-            "rescaled": rescale(e["score"], b), "stderr": _nz(e.get("stderr")) / (1.0 - b),
+            "rescaled": rescale(e["score"], b), "stderr": _nz(e["stderr"]) / (1.0 - b),
         }
     categories = {}
     for cat, tasks in sorted(cats.items()):

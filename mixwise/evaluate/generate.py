@@ -78,11 +78,19 @@ def stop_token_ids(tokenizer) -> list[int]:
     return sorted(ids)
 
 
-def _encode(tokenizer, texts: list[str], device: str):
+def _add_special(tokenizer, texts: list[str]) -> bool:
     # The chat string has no BOS; let the tokenizer add it unless the template already did.
     bos = tokenizer.bos_token or ""
-    add_special = not (bos and all(t.startswith(bos) for t in texts))
-    return tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=add_special).to(device)
+    return not (bos and all(t.startswith(bos) for t in texts))
+
+
+def _encode(tokenizer, texts: list[str], device: str):
+    return tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=_add_special(tokenizer, texts)).to(device)
+
+
+def prompt_ids(tokenizer, text: str) -> list[int]:
+    """The token ids of one chat-formatted prompt, as :func:`generate_chats` encodes it (no tensor)."""
+    return tokenizer(text, add_special_tokens=_add_special(tokenizer, [text]))["input_ids"]
 
 
 def generate_chats(model, tokenizer, chats: list[list[dict]], settings: GenSettings,

@@ -146,12 +146,17 @@ def run_judge(judge: Judge, pairs: list[Pair], client: JudgeClient, *, repeats: 
         rec = {"repeat": job.repeat, "role": job.role, **ans}
         if judge.kind == "pairwise":
             slot = "A" if job.role == "model_first" else "B"
-            rec["model_pref"] = st.pairwise_pref(ans.get("value"), slot)
+            rec["model_pref"] = st.pairwise_pref(_value(ans), slot)
         items[job.item]["judgments"].append(rec)
     summary = summarize(judge, items, repeats=repeats, bootstrap=bootstrap, seed=seed)
     summary["client"] = {**client.stats.__dict__, "budget_exhausted": client.budget.exhausted,
                          "judge_model": client.model, "base_url": client.base_url}
     return items, summary
+
+
+def _value(judgment: dict) -> str | float | None:
+    """The parsed verdict or score of a judgment; None unless it parsed (only parsed answers carry a value)."""
+    return judgment["value"] if judgment["status"] == "ok" else None
 
 
 def _item_prefs(judge: Judge, item: dict, repeats: int) -> list[float]:
@@ -160,7 +165,7 @@ def _item_prefs(judge: Judge, item: dict, repeats: int) -> list[float]:
     for r in range(repeats):
         js = [j for j in item["judgments"] if j["repeat"] == r]
         if judge.kind == "pairwise":
-            vals = [j["model_pref"] for j in js if j.get("model_pref") is not None]
+            vals = [j["model_pref"] for j in js if j["model_pref"] is not None]
             per_repeat.append(float(np.mean(vals)) if vals else np.nan)
         else:
             m = [j["value"] for j in js if j["role"] == "model" and j["status"] == "ok"]
@@ -203,10 +208,10 @@ def summarize(judge: Judge, items: list[dict], *, repeats: int = 1, bootstrap: i
         order_prefs, verdicts = [], []
         for it in items:
             for r in range(repeats):
-                js = {j["role"]: j for j in it["judgments"] if j["repeat"] == r}
-                mf, bf = js.get("model_first", {}), js.get("baseline_first", {})
-                order_prefs.append((mf.get("model_pref"), bf.get("model_pref")))
-                verdicts.append((mf.get("value"), bf.get("value")))
+                js = {j["role"]: j for j in it["judgments"] if j["repeat"] == r}  # plan() asks both orders of every pair
+                mf, bf = js["model_first"], js["baseline_first"]
+                order_prefs.append((mf["model_pref"], bf["model_pref"]))
+                verdicts.append((_value(mf), _value(bf)))
         summary["position"] = st.position_stats(order_prefs, verdicts)
     else:
         for role in ("model", "baseline"):

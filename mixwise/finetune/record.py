@@ -1,4 +1,4 @@
-"""The run record ``runs/<run>/run.json``: what was trained, on what, how fast, and how it went."""
+"""Facts about the environment that go into the run record (:class:`mixwise.records.RunRecord`): software, git commit, hardware, memory."""
 
 from __future__ import annotations
 

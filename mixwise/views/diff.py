@@ -64,7 +64,7 @@ def _composition(dim: str, rows: list[dict], limit: int = 15) -> Table:
     t.add_column("Δ samples", justify="right")
     t.add_column("Δ tokens", justify="right")
     for r in rows[:limit]:
-        name = r["key"] + (f" {r['label']}" if r.get("label") else "")
+        name = r["key"] + (f" {r['label']}" if r["label"] else "")
         t.add_row(name[:32], f"{r['a_samples']:,}", bar(r["a_share"]), f"{r['b_samples']:,}", bar(r["b_share"]),
                   _delta(r["delta_samples"]), _delta(r["delta_tokens"]))
     if len(rows) > limit:
