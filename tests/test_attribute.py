@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import polars as pl
 import pytest
 
-import polars as pl
-
 from mixwise.errors import InputError
-from mixwise.evaluate.attribute import RunScores, associations, paired_delta
+from mixwise.evaluate.attribute import RunScores, composition_fit, paired_delta
 from mixwise.mixing.manifest import build_manifest, store_rows
 from mixwise.mixing.spec import parse_spec
 from tests.finetune_helpers import rows_from_pairs
@@ -23,7 +23,7 @@ def test_paired_delta_and_its_interval():
     a = {i: float(i % 2) for i in range(40)}
     b = {i: 1.0 for i in range(40)} | {99: 0.0}  # item 99 is not shared: ignored
     d = paired_delta(a, b, bootstrap=500, seed=1)
-    assert d["n"] == 40 and d["delta"] == pytest.approx(0.5) and d["unpaired"] == {"a": 0, "b": 1}
+    assert d["p"] < 0.01 and d["n"] == 40 and d["delta"] == pytest.approx(0.5) and d["unpaired"] == {"a": 0, "b": 1}
     assert d["b_mean"] - d["a_mean"] == pytest.approx(d["delta"])
     assert 0.3 < d["lo"] < 0.5 < d["hi"] < 0.7
     same = paired_delta(a, a, bootstrap=200)
@@ -31,14 +31,37 @@ def test_paired_delta_and_its_interval():
     assert paired_delta(a, {1000: 1.0})["n"] == 0
 
 
-def test_associations_recover_a_linear_relation():
-    runs = [RunScores(f"r{i}", "m", {"style": {"multiple_choice": s, "long_form": 1 - s}}, {"mmlu": 0.25 + 0.3 * s, "flat": 0.5},
-                      {"mmlu": "acc", "flat": "acc"}) for i, s in enumerate([0.0, 0.2, 0.5, 0.9])]
-    rows = {(r["task"], r["feature"]): r for r in associations(runs)}
-    assert rows[("mmlu", "multiple_choice")]["slope_per_10pts"] == pytest.approx(0.03)
-    assert rows[("mmlu", "multiple_choice")]["r"] == pytest.approx(1.0)
-    assert rows[("mmlu", "long_form")]["r"] == pytest.approx(-1.0)
-    assert rows[("flat", "long_form")]["r"] == 0.0 and rows[("mmlu", "long_form")]["runs"] == 4
+def _runs(shares, slope, *, items=400, seed=0, manifests=None):
+    """Runs whose per-item scores rise with the multiple_choice share (binary items, a known slope)."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0.2, 0.6, items)
+    out = []
+    for i, s in enumerate(shares):
+        p = np.clip(base + slope * s, 0, 1)
+        acc = {k: float(rng.random() < p[k]) for k in range(items)}
+        flat = {k: float(rng.random() < base[k]) for k in range(items)}
+        out.append(RunScores(f"r{i}", (manifests or [f"m{i}" for i in range(len(shares))])[i],
+                             {"style": {"multiple_choice": s, "long_form": 1 - s}},
+                             {"mmlu": float(np.mean(list(acc.values()))), "flat": float(np.mean(list(flat.values())))},
+                             {"mmlu": "acc", "flat": "acc"}, {"mmlu": acc, "flat": flat}))
+    return out
+
+
+def test_the_fit_across_runs_finds_the_moved_task_and_its_direction():
+    fit = composition_fit(_runs([0.0, 0.3, 0.6, 0.9], slope=0.3, seed=1), "style", draws=500)  # (seed 0 gives flat q=0.03: the 5% it should)
+    assert fit["variables"] == ["long_form", "multiple_choice"] and fit["moved"] == ["mmlu"]
+    mmlu = fit["tasks"]["mmlu"]
+    assert mmlu["model"] in ("linear", "quadratic") and mmlu["terms"][:2] == ["long_form", "multiple_choice"]
+    assert mmlu["beta"][1] - mmlu["beta"][0] == pytest.approx(0.3, abs=0.1)  # pure-multiple_choice minus pure-long_form
+    assert "trained once" in fit["note"]  # one run per mixture: seed noise is not in the intervals
+
+
+def test_too_few_mixtures_for_the_fit_gives_pairwise_deltas_only():
+    fit = composition_fit(_runs([0.0, 0.9], slope=0.3), "style", draws=200)
+    assert fit["tasks"]["mmlu"]["model"] is None and "2 distinct cells" in fit["tasks"]["mmlu"]["refused"]
+    # two runs of the same manifest are replicates of one mixture, not a second mixture
+    fit = composition_fit(_runs([0.0, 0.0, 0.9], slope=0.3, manifests=["a", "a", "b"]), "style", draws=200)
+    assert fit["cells"] == ["a", "b"] and fit["tasks"]["mmlu"]["replicate_sd"] is not None and fit["tasks"]["mmlu"]["refused"]
 
 
 @pytest.mark.slow
@@ -67,9 +90,10 @@ def test_attribute_on_real_runs(cli, ws, tmp_path, shared_data):
     assert rep["comparisons"][1]["composition"]["source"]["coder"] == pytest.approx(0.8)
     score = rep["comparisons"][1]["scores"]["arc_easy"]
     assert score["n"] == 6 and (score["delta"], score["lo"], score["hi"]) == (0.0, 0.0, 0.0)
-    assert {a["feature"] for a in rep["associations"]} >= {"chef", "coder"}
+    assert rep["fit"]["axis"] == "style" and rep["fit"]["tasks"]["arc_easy"]["model"] == "linear"
+    assert rep["fit"]["moved"] == [] and score["q"] == 1.0
     text = cli("attribute", *runs)
-    assert text.exit_code == 0 and "scores vs baseline" in text.output and "correlation, not proof" in text.output
+    assert text.exit_code == 0 and "scores vs baseline" in text.output and "score ~ style shares across 3 mixtures" in text.output
     with pytest.raises(InputError, match="at least two runs"):
         cli("attribute", runs[0])
     from mixwise.evaluate.attribute import load_run
@@ -168,7 +192,7 @@ def test_attribute_pairs_items_and_says_what_is_not_recorded(tmp_path, monkeypat
     assert f"not recorded in baseline (mini@{BEFORE}); re-run `mixwise mix` after `mixwise style`" in style_row
     assert "demo_addition: 4 items scored only by the baseline, 0 only by this run" in text
     row = next(line for line in text.splitlines() if line.strip().startswith("demo_addition"))
-    assert f"{s['base_paired']:.3f}" in row and f"{s['score_paired']:.3f}" in row and row.split()[-1] == "8"
+    assert f"{s['base_paired']:.3f}" in row and f"{s['score_paired']:.3f}" in row and row.split()[-2] == "8"  # n, then q
     assert "not compared: judge:base__likert__prompts (only the run has it)" in text
 
 

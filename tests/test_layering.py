@@ -7,6 +7,7 @@
       mixing/      specs, selection, manifests, diff               -> base, curate
       finetune/    manifest -> batches -> trained run              -> base, curate, mixing
       evaluate/    mc, judge, serve, attribution                   -> base, curate, mixing, finetune
+      study/       ablation studies: designs, runner, fit           -> base, stages; never views, demo or CLI
       views/       rich renderings of what the stages return       -> base, stages; never demo or CLI
       demo/        `mixwise demo`, one module per step             -> everything but the CLI
       cli/         thin typer commands                             -> everything
@@ -44,6 +45,9 @@ FORBIDDEN["records"] = ("mixwise.curate", "mixwise.mixing", "mixwise.finetune", 
 FORBIDDEN["base"] = ("mixwise.curate", "mixwise.mixing", "mixwise.finetune", "mixwise.evaluate", "mixwise.views",
                      "mixwise.cli", "mixwise.demo", *SCREENS)
 FORBIDDEN["views"] = ("mixwise.cli", "mixwise.demo", "typer")
+FORBIDDEN["study"] = ("mixwise.cli", "mixwise.demo", "mixwise.views", *SCREENS)
+for _stage in STAGES:  # no stage depends on the studies built from it
+    FORBIDDEN[_stage] += ("mixwise.study",)
 FORBIDDEN["demo"] = ("mixwise.cli", "typer")
 
 

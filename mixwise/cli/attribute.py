@@ -15,6 +15,7 @@ def attribute(
     bootstrap: int = typer.Option(2000, "--bootstrap", help="Bootstrap resamples for the paired confidence intervals."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
     top: int = typer.Option(5, "--top", help="Composition changes shown per axis."),
+    axis: Optional[str] = typer.Option(None, "--axis", help="Composition axis of the fit across runs: style, source, cluster, quality (default: style if recorded, else source)."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole report as JSON."),
 ) -> None:
     """Explain score changes by mixture composition: runs compared with a baseline run.
@@ -24,15 +25,17 @@ def attribute(
     how each eval mc task score and each eval judge win rate (tasks named
     judge:<baseline>__<judge>__<prompts>) moved: the paired delta over the items
     both runs scored, its bootstrap 95% interval, the item count and the items
-    only one side scored. With three runs or more, the slope and correlation of
-    each score with each share across runs.
+    only one side scored, with Benjamini-Hochberg q-values over all comparisons.
+    Across runs, the score ~ composition fit of mixwise study fit on --axis (runs of
+    one manifest are replicates), refused when the runs have too few distinct
+    mixtures for its parameters.
 
     Example: mixwise attribute runs/lima-1k runs/lima-plus-instruct runs/instruct-5k --label gauntlet
     """
     from mixwise.evaluate.attribute import attribute as run_attribute
     from mixwise.views.attribute import render_report
 
-    report = run_attribute(runs, label=label, bootstrap=bootstrap, seed=seed)
+    report = run_attribute(runs, label=label, bootstrap=bootstrap, seed=seed, axis=axis)
     if as_json:
         emit_json(report)
         return

@@ -15,11 +15,14 @@ through :mod:`mixwise.records`. ``attribute`` lines these up:
   count, and how many items only one side scored;
 - a composition axis that one manifest did not record (style before ``mixwise
   style`` ran, ...) is reported as not recorded, never as a shift from 0;
-- with three runs or more, for every task and composition feature, the
-  least-squares slope of score on share and Pearson's r across runs: the
-  LIMIT-style question "does more multiple-choice data go with a higher MMLU
-  score?". With few runs this is correlation, not proof, and it is reported as
-  such (the number of runs is in every row).
+- Benjamini-Hochberg q-values over all those run x task comparisons;
+- across runs, the same mixture regression as ``mixwise study fit``
+  (:mod:`mixwise.evaluate.mixture_fit`) of each task's score on one axis's
+  shares (runs of one manifest are replicates of one mixture): the LIMIT-style
+  question "does more multiple-choice data go with a higher MMLU score?". It is
+  refused, with the number of mixtures it would need, when there are no more
+  distinct mixtures than parameters; then only the pairwise deltas stand. For a
+  designed comparison with replicates, use ``mixwise ablate``.
 
 Run it: ``mixwise attribute runs/lima-1k runs/lima-plus-instruct --label gauntlet``.
 """
@@ -98,13 +101,14 @@ def paired_delta(a: dict[Any, float], b: dict[Any, float], *, bootstrap: int = 2
     common = sorted(set(a) & set(b))
     unpaired = {"a": len(set(a) - set(b)), "b": len(set(b) - set(a))}
     if not common:
-        return {"delta": None, "lo": None, "hi": None, "n": 0, "a_mean": None, "b_mean": None, "unpaired": unpaired}
+        return {"delta": None, "lo": None, "hi": None, "p": None, "n": 0, "a_mean": None, "b_mean": None, "unpaired": unpaired}
     d = np.array([b[i] - a[i] for i in common])
     rng = np.random.default_rng(seed)
     means = d[rng.integers(0, len(d), size=(bootstrap, len(d)))].mean(axis=1)
+    p = float((1 + (np.abs(means - d.mean()) >= abs(d.mean())).sum()) / (bootstrap + 1))  # centred bootstrap, two-sided
     return {"delta": float(d.mean()), "lo": float(np.quantile(means, 0.025)), "hi": float(np.quantile(means, 0.975)),
-            "n": len(common), "a_mean": float(np.mean([a[i] for i in common])), "b_mean": float(np.mean([b[i] for i in common])),
-            "unpaired": unpaired}
+            "p": p, "n": len(common), "a_mean": float(np.mean([a[i] for i in common])),
+            "b_mean": float(np.mean([b[i] for i in common])), "unpaired": unpaired}
 
 
 def not_recorded(base: RunScores, other: RunScores) -> dict[str, dict[str, str]]:
@@ -137,32 +141,61 @@ def share_deltas(base: RunScores, other: RunScores, min_points: float = 0.005) -
     return out
 
 
-def associations(runs: list[RunScores], min_spread: float = 0.01) -> list[dict[str, Any]]:
-    """Per task and composition feature that varies across runs: slope of score on share, and Pearson's r.
+def composition_fit(runs: list[RunScores], axis: str, *, draws: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """Score ~ composition across the runs on one axis, by the study engine (:mod:`mixwise.evaluate.mixture_fit`).
 
-    Only axes every run's manifest recorded take part.
+    Runs trained on the same manifest are replicates of one cell (their spread is the
+    seed noise); each distinct manifest is a cell. Only tasks every run scored, on the
+    items every run scored, take part. With no more distinct cells than the model has
+    parameters the fit is refused and only the pairwise deltas stand.
     """
-    rows = []
-    tasks = sorted(set.intersection(*(set(r.scores) for r in runs)))
-    for axis in AXES:
-        if any(axis not in r.shares for r in runs):
+    from mixwise.evaluate.mixture_fit import TaskObs, fit_study
+
+    if any(axis not in r.shares for r in runs):
+        missing = [r.name for r in runs if axis not in r.shares]
+        return {"axis": axis, "refused": f"the {axis} axis is not recorded for {', '.join(missing)}; {not_recorded_hint(axis)}"}
+    cells: list[str] = []
+    for r in runs:
+        if r.manifest not in cells:
+            cells.append(r.manifest)
+    keys = sorted(set().union(*(r.shares[axis] for r in runs)))
+    first = {c: next(r for r in runs if r.manifest == c) for c in cells}
+    x = np.array([[first[c].shares[axis].get(k, 0.0) for k in keys] for c in cells])
+    tasks = sorted(set.intersection(*(set(r.items) for r in runs)))
+    obs = []
+    for t in tasks:
+        common = sorted(set.intersection(*(set(r.items[t]) for r in runs)), key=lambda v: (isinstance(v, str), v))
+        if not common:
             continue
-        keys = sorted(set().union(*(r.shares[axis].keys() for r in runs)))
-        for key in keys:
-            x = np.array([r.shares[axis].get(key, 0.0) for r in runs])
-            if x.max() - x.min() < min_spread:
-                continue
-            for task in tasks:
-                y = np.array([r.scores[task] for r in runs])
-                slope = float(np.polyfit(x, y, 1)[0])
-                r = float(np.corrcoef(x, y)[0, 1]) if y.std() > 0 else 0.0
-                rows.append({"task": task, "axis": axis, "feature": key, "slope_per_10pts": slope / 10,
-                             "r": r, "runs": len(runs), "share_range": [float(x.min()), float(x.max())]})
-    return sorted(rows, key=lambda r: (r["task"], -abs(r["r"])))
+        y = np.array([[r.items[t][i] for i in common] for r in runs])
+        obs.append(TaskObs(t, y, np.array([cells.index(r.manifest) for r in runs]), metric=runs[0].metric[t]))
+    if not obs:
+        return {"axis": axis, "refused": "no task was scored on the same items by every run"}
+    fit = fit_study(x, keys, obs, base=0, draws=draws, seed=seed)
+    out: dict[str, Any] = {"axis": axis, "cells": cells, "variables": fit.variables.names, "tested": fit.tested,
+                           "moved": fit.moved(0.05), "draws": draws, "tasks": {}}
+    for name, tf in fit.tasks.items():
+        row: dict[str, Any] = {"n_items": tf.n_items, "replicate_sd": tf.noise["replicate_sd"], "q_any": tf.q_any,
+                               "refused": tf.refused, "model": tf.model}
+        if tf.model is not None:
+            cv = tf.cv.get(tf.model, {})
+            row.update(terms=tf.terms, beta=tf.beta.tolist(), lo=tf.beta_lo.tolist(), hi=tf.beta_hi.tolist(),
+                       cv_rho=cv.get("rho"), cv_rmse=cv.get("rmse"))
+        out["tasks"][name] = row
+    if all(r.manifest != runs[0].manifest for r in runs[1:]) and len(cells) == len(runs):
+        out["note"] = "each mixture was trained once: training-seed noise is not in these intervals (train replicates with mixwise ablate)"
+    return out
 
 
-def attribute(run_dirs: list[str | Path], *, label: str | None = None, bootstrap: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """The attribution report for ``run_dirs`` (the first is the baseline)."""
+def attribute(run_dirs: list[str | Path], *, label: str | None = None, bootstrap: int = 2000, seed: int = 0,
+              axis: str | None = None) -> dict[str, Any]:
+    """The attribution report for ``run_dirs`` (the first is the baseline).
+
+    Pairwise: every run against the baseline, per task (paired over shared items), with
+    Benjamini-Hochberg q-values over all those comparisons. Across runs (three or more
+    distinct mixtures): the mixture regression of :func:`composition_fit` on ``axis``
+    (default: style when every manifest recorded it, else source), or why it is refused.
+    """
     if len(run_dirs) < 2:
         raise InputError("attribution needs at least two runs", "pass a baseline run and one or more runs to compare")
     runs = [load_run(d, label) for d in run_dirs]
@@ -177,19 +210,27 @@ def attribute(run_dirs: list[str | Path], *, label: str | None = None, bootstrap
             p = paired_delta(base.items[t], other.items[t], bootstrap=bootstrap, seed=seed)
             deltas[t] = {"metric": other.metric[t], "base": base.scores[t], "score": other.scores[t],
                          "base_paired": p["a_mean"], "score_paired": p["b_mean"], "delta": p["delta"], "lo": p["lo"],
-                         "hi": p["hi"], "n": p["n"], "unpaired": {"base": p["unpaired"]["a"], "run": p["unpaired"]["b"]}}
+                         "hi": p["hi"], "p": p["p"], "n": p["n"], "unpaired": {"base": p["unpaired"]["a"], "run": p["unpaired"]["b"]}}
         only = {t: "baseline" for t in set(base.scores) - set(other.scores)} | {t: "run" for t in set(other.scores) - set(base.scores)}
         comparisons.append({"run": other.name, "manifest": other.manifest, "composition": share_deltas(base, other),
                             "not_recorded": not_recorded(base, other), "scores": deltas,
                             "tasks_only_in": dict(sorted(only.items())),
                             "unscored": {"baseline": base.unscored, "run": other.unscored}})
+    from mixwise.evaluate.mixture_fit import bh
+
+    rows = [s for c in comparisons for s in c["scores"].values()]
+    for s, q in zip(rows, bh([np.nan if s["p"] is None else s["p"] for s in rows])):
+        s["q"] = None if np.isnan(q) else float(q)
     report: dict[str, Any] = {"baseline": {"run": base.name, "manifest": base.manifest}, "comparisons": comparisons,
-                              "seed": seed, "bootstrap": bootstrap}
-    if len(runs) >= 3:
-        report["associations"] = associations(runs)
-        report["associations_not_recorded"] = {axis: [r.name for r in runs if axis not in r.shares]
-                                               for axis in AXES if any(axis not in r.shares for r in runs)}
+                              "seed": seed, "bootstrap": bootstrap, "comparisons_tested": sum(s["p"] is not None for s in rows)}
+    if axis is None:
+        axis = "style" if all("style" in r.shares for r in runs) else "source"
+    if axis not in AXES:
+        from mixwise.errors import did_you_mean
+
+        raise InputError(f"unknown composition axis {axis!r}", did_you_mean(axis, AXES))
+    report["fit"] = composition_fit(runs, axis, draws=bootstrap, seed=seed)
     return report
 
 
-__all__ = ["RunScores", "associations", "attribute", "load_run", "not_recorded", "paired_delta", "run_manifest", "share_deltas"]
+__all__ = ["RunScores", "attribute", "composition_fit", "load_run", "not_recorded", "paired_delta", "run_manifest", "share_deltas"]

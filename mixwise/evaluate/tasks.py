@@ -338,3 +338,33 @@ def resolve_tasks(tasks: list[str] | None = None, suite_name: str | None = None)
     if not names:
         raise SpecError("no tasks selected", "pass --tasks NAME[,NAME] or --suite gauntlet|mmlu")
     return [load_task(n) for n in dict.fromkeys(names)]
+
+
+def with_fewshot(task: Task, num_fewshot: int) -> Task:
+    """The task with another number of few-shot examples (lm-evaluation-harness's ``--num_fewshot``).
+
+    The name is kept (results stay comparable by name); the result record keeps
+    the task's spec, so the shot count used is on file.
+    """
+    if not isinstance(num_fewshot, int) or isinstance(num_fewshot, bool) or num_fewshot < 0:
+        raise SpecError(f"num_fewshot must be a whole number >= 0, got {num_fewshot!r}", "e.g. --num-fewshot 0")
+    return Task(task.name, task.type, task.version, {**task.spec, "num_fewshot": num_fewshot}, task.source)
+
+
+def runnable_tasks(tasks: list[str] | None, suite_name: str | None, data_dir: DataDirs,
+                   *, num_fewshot: int | None = None) -> tuple[list[Task], list[str]]:
+    """(tasks to run, names skipped for lack of local data) for a selection of tasks and/or a suite.
+
+    A task named explicitly must run (and fails loudly without its data); a
+    suite's tasks without local data are skipped. Raises when nothing can run.
+    """
+    selected = resolve_tasks(tasks, suite_name)
+    explicit = {load_task(t).name for t in tasks or [] if t not in SUITES}
+    runnable = [t for t in selected if t.name in explicit or t.has_data(data_dir)]
+    skipped = [t.name for t in selected if t not in runnable]
+    if not runnable:
+        raise InputError(f"no data found for any of the {len(selected)} selected tasks",
+                         "pass --data-dir DIR in llm-foundry's layout (<category>/<task>.jsonl, mmlu/{dev,val}/)")
+    if num_fewshot is not None:
+        runnable = [with_fewshot(t, num_fewshot) for t in runnable]
+    return runnable, skipped

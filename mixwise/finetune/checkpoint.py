@@ -12,6 +12,7 @@ says exactly which batch comes next.
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -60,31 +61,50 @@ def optimizer_state(model, optimizer, strategy_fsdp: bool) -> dict:
 
 def save(folder: Path, *, model, tokenizer, state: dict | None, main: bool, full_state: dict | None = None,
          merge_lora: bool = False) -> None:
-    """Write the model, tokenizer and trainer state (only the main process writes)."""
+    """Write the model, tokenizer and trainer state (only the main process writes).
+
+    Everything goes to a hidden ``.<name>.partial`` folder first, renamed into place when
+    complete: a process killed while saving leaves no checkpoint that looks resumable but
+    is cut off (the partial folder is removed by the next save or ignored by :func:`find`).
+    """
     if not main:
         return
-    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder.parent / f".{folder.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
     is_lora = hasattr(model, "peft_config")
     if is_lora:
-        model.save_pretrained(folder / "adapter")
+        model.save_pretrained(partial / "adapter")
         if merge_lora:  # the final checkpoint: a plain model that every mixwise command can load
-            model.merge_and_unload().save_pretrained(folder)
+            model.merge_and_unload().save_pretrained(partial)
     else:
-        model.save_pretrained(folder, state_dict=full_state)
-    tokenizer.save_pretrained(folder)
+        model.save_pretrained(partial, state_dict=full_state)
+    tokenizer.save_pretrained(partial)
     if state is not None:
-        torch.save(state, folder / STATE_FILE)
+        torch.save(state, partial / STATE_FILE)
+    if folder.exists():
+        shutil.rmtree(folder)
+    partial.rename(folder)
 
 
 def find(path: str | Path) -> Path:
-    """The checkpoint folder for ``path``: a checkpoint itself, or a run folder (its latest resumable checkpoint)."""
+    """The checkpoint folder for ``path``: a checkpoint itself, or a run folder (its latest resumable checkpoint).
+
+    A checkpoint whose state cannot be read is skipped for the one before it.
+    """
     p = Path(path).expanduser()
     if (p / STATE_FILE).is_file():
         return p
     candidates = [c for c in p.glob("checkpoint*") if (c / STATE_FILE).is_file()] if p.is_dir() else []
-    if not candidates:
+    steps = {}
+    for c in candidates:
+        try:
+            steps[c] = torch.load(c / STATE_FILE, weights_only=False, map_location="cpu")["global_step"]
+        except (RuntimeError, EOFError, KeyError, OSError):
+            continue
+    if not steps:
         raise MixwiseError(f"no resumable checkpoint at {p}", f"pass a folder containing {STATE_FILE} (runs/<run>/checkpoint-step-N)")
-    return max(candidates, key=lambda c: torch.load(c / STATE_FILE, weights_only=False)["global_step"])
+    return max(steps, key=steps.get)
 
 
 def load_state(folder: Path) -> dict:

@@ -135,6 +135,7 @@ def select(spec: Spec, table: pl.DataFrame, *, load_embeddings: EmbeddingLoader 
     picks: list[np.ndarray] = []
     records: list[dict] = []
     for c in spec.components:
+        split = None
         amount = resolve_amount(c, spec.size)
         rows = np.flatnonzero(_mask(table, compile_filter(c.filter)) & ~unavailable)
         rng = np.random.default_rng(component_seed(spec.seed, c.name))
@@ -142,6 +143,10 @@ def select(spec: Spec, table: pl.DataFrame, *, load_embeddings: EmbeddingLoader 
         if amount.unit == "repeat":
             chosen = np.concatenate([rows[rng.permutation(len(rows))] for _ in range(int(amount.value))]) if len(rows) else rows
             requested, short = len(rows) * int(amount.value), 0
+        elif c.per_source is not None:
+            chosen, split = _per_source(c, table, rows, int(amount.value), tokens_all, spec.seed, load_embeddings)
+            requested, short = int(amount.value), max(0, int(amount.value) - len(chosen))
+            chosen = chosen[rng.permutation(len(chosen))]
         else:
             order = _order(c, _narrow(c, table, rows), len(rows), cand_tokens, rng, amount, load_embeddings)
             prefix = st.take_prefix(order, amount.unit, amount.value, cand_tokens)
@@ -160,6 +165,8 @@ def select(spec: Spec, table: pl.DataFrame, *, load_embeddings: EmbeddingLoader 
                         "resolved": {amount.unit: amount.value}, "available": int(len(rows)), "selected": int(len(chosen)),
                         "tokens": int(tokens_all[chosen].sum()), "shortfall": short,
                         "shortfall_unit": "tokens" if amount.unit == "tokens" else "samples"})
+        if split is not None:
+            records[-1]["per_source"] = split
     _check_total(spec, records)
     comp_idx, within = st.interleave([len(p) for p in picks], np.random.default_rng(component_seed(spec.seed, "\x00interleave")))
     starts = np.cumsum([0] + [len(p) for p in picks])[:-1]
@@ -187,3 +194,61 @@ def _check_total(spec: Spec, records: list[dict]) -> None:
     if total > spec.size.value:
         raise SpecError(f"the mixture has {total:,} samples but size is {spec.size.value:,} (repeat or token amounts overshoot)",
                         "raise size or lower the repeat/tokens amounts")
+
+
+def source_rates(available: dict[str, int], per_source: dict) -> dict[str, float]:
+    """FLAN's mixing rates: min(n, cap) (examples-proportional) or min(n, cap) ** (1 / temperature)."""
+    cap = per_source.get("cap")
+    capped = {s: float(min(n, cap) if cap else n) for s, n in available.items()}
+    if per_source["rate"] == "temperature":
+        return {s: v ** (1.0 / per_source["temperature"]) for s, v in capped.items()}
+    return capped
+
+
+def split_counts(available: dict[str, int], rates: dict[str, float], total: int) -> dict[str, int]:
+    """Whole counts per source in proportion to ``rates``, summing to ``total`` (or to all rows when fewer).
+
+    A source asked for more than it has gives what it has, and the rest is spread over the
+    others by their rates (water-filling); remainders go to the largest fractions, ties by name.
+    """
+    total = min(total, sum(available.values()))
+    counts = {s: 0 for s in available}
+    open_ = {s for s in available if available[s] > 0 and rates[s] > 0}
+    left = total
+    while left > 0 and open_:
+        mass = sum(rates[s] for s in open_)
+        raw = {s: left * rates[s] / mass for s in sorted(open_)}
+        full = {s for s in open_ if counts[s] + raw[s] >= available[s]}
+        if full:  # these sources are exhausted: give them everything and spread the rest again
+            for s in full:
+                left -= available[s] - counts[s]
+                counts[s] = available[s]
+            open_ -= full
+            continue
+        base = {s: int(np.floor(v)) for s, v in raw.items()}
+        rem = left - sum(base.values())
+        for s in sorted(raw, key=lambda k: (-(raw[k] - base[k]), k))[:rem]:
+            base[s] += 1
+        for s, v in base.items():
+            counts[s] += v
+        left = 0
+    return counts
+
+
+def _per_source(c: Component, table: pl.DataFrame, rows: np.ndarray, total: int, tokens: np.ndarray, seed: int,
+                load_embeddings: EmbeddingLoader | None) -> tuple[np.ndarray, dict]:
+    """Pick ``total`` rows of a per_source component: split by FLAN rates, then the strategy within each source."""
+    src = table.get_column("source").to_numpy()[rows]
+    available = {s: int((src == s).sum()) for s in sorted(set(src.tolist()))}
+    rates = source_rates(available, c.per_source)
+    counts = split_counts(available, rates, total)
+    picks = []
+    for s in sorted(available):
+        sub = rows[src == s]
+        rng = np.random.default_rng(component_seed(seed, f"{c.name}\x1f{s}"))
+        amount = Amount("count", counts[s])
+        order = _order(c, _narrow(c, table, sub), len(sub), tokens[sub], rng, amount, load_embeddings)
+        picks.append(sub[st.take_prefix(order, "count", counts[s], tokens[sub])])
+    chosen = np.concatenate(picks) if picks else rows[:0]
+    record = {**c.per_source, "available": available, "rates": {s: round(r, 6) for s, r in rates.items()}, "resolved": counts}
+    return chosen, record

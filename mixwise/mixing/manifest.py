@@ -153,8 +153,12 @@ def assemble(spec: Spec, sel: Selection, inputs: Inputs) -> Manifest:
     return replace(manifest, version=manifest.content_version())
 
 
-def store(manifest: Manifest, samples: pl.DataFrame, root: str | Path | None = None) -> BuildResult:
-    """Write the bundle unless that version exists; point LATEST at it; record the parent."""
+def store(manifest: Manifest, samples: pl.DataFrame, root: str | Path | None = None, *, parent: str | None = None) -> BuildResult:
+    """Write the bundle unless that version exists; point LATEST at it; record the parent.
+
+    The parent is the previous LATEST of the same name, unless ``parent`` names one
+    (a study cell records its base mixture's version).
+    """
     base = refs.manifests_dir(root)
     folder = base / manifest.name
     dest = folder / manifest.version
@@ -162,7 +166,8 @@ def store(manifest: Manifest, samples: pl.DataFrame, root: str | Path | None = N
     previous = latest_file.read_text().strip() if latest_file.is_file() else None
     created = not refs.is_manifest_dir(dest)
     if created:
-        manifest = replace(manifest, parent=previous if previous != manifest.version else None, created_at=now_iso())
+        lineage = parent if parent is not None else (previous if previous != manifest.version else None)
+        manifest = replace(manifest, parent=lineage, created_at=now_iso())
         tmp = folder / f".{manifest.version}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -196,7 +201,7 @@ def ensure_sources(spec: Spec, ws: Workspace, *, base_dir: Path | None = None, e
 
 
 def build_manifest(spec: Spec, ws: Workspace, root: str | Path | None = None, *,
-                   load_embeddings: EmbeddingLoader | None = None) -> BuildResult:
+                   load_embeddings: EmbeddingLoader | None = None, parent: str | None = None) -> BuildResult:
     """Select the mixture from ``ws.scored()`` and store it as a versioned manifest."""
     if load_embeddings is None:
         from mixwise.curate.embed import load_embeddings as _load
@@ -207,7 +212,7 @@ def build_manifest(spec: Spec, ws: Workspace, root: str | Path | None = None, *,
     sel = select(spec, ws.scored(), load_embeddings=load_embeddings)
     used = sorted(set(sel.samples.get_column("source").unique().to_list()) | spec.referenced_sources())
     manifest = assemble(spec, sel, inputs_record(ws, used))
-    return store(manifest, sel.samples, root)
+    return store(manifest, sel.samples, root, parent=parent)
 
 
 def store_rows(name: str, rows: pl.DataFrame, root: str | Path | None = None, *, seed: int = 0,

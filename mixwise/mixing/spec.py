@@ -41,7 +41,10 @@ LENGTH_KEYS = ("prompt_chars", "response_chars", "n_turns", "tokens")
 #: Categorical filter keys -> the column they match.
 VALUE_KEYS = {"source": "source", "style": "style", "category": "category", "template": "template"}
 FILTER_KEYS = (*VALUE_KEYS, "cluster", "ids", *LENGTH_KEYS, "score", "include", "exclude")
-COMPONENT_KEYS = ("name", "filter", *AMOUNT_UNITS, "strategy", "by", "shortfall", "embed_field")
+COMPONENT_KEYS = ("name", "filter", *AMOUNT_UNITS, "strategy", "by", "shortfall", "embed_field", "per_source")
+#: FLAN-style rates for splitting a component over its sources (``per_source: {rate: ...}``).
+RATES = ("examples_proportional", "temperature")
+PER_SOURCE_KEYS = ("rate", "cap", "temperature")
 SPEC_KEYS = ("name", "seed", "size", "sources", "dedup", "components", "shortfall", "description", "tokenizer")
 NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -109,10 +112,14 @@ class Component:
     by: str | None = None  # score column for strategy ``top``
     shortfall: str = "error"  # or "allow": take what there is and record the gap
     embed_field: str = "prompt"  # embeddings used by strategy ``diverse``
+    #: FLAN-style split over the sources the filter matches: {rate, cap, temperature}; None: one pool
+    per_source: dict | None = None
 
     def to_dict(self) -> dict:
         out = {"name": self.name, "filter": self.filter.to_dict(), self.amount.unit: self.amount.value,
                "strategy": self.strategy, "shortfall": self.shortfall}
+        if self.per_source is not None:
+            out["per_source"] = dict(self.per_source)
         if self.by:
             out["by"] = self.by
         if self.strategy == "diverse":
@@ -268,7 +275,41 @@ def parse_component(where: str, data: Any, default_shortfall: str) -> Component:
     embed_field = data.get("embed_field", "prompt")
     if embed_field not in ("prompt", "prompt_response"):
         raise _fail(f"{where}.embed_field", f"unknown embedding field {embed_field!r}", "use prompt or prompt_response")
-    return Component(name, parse_filter(f"{where}.filter", data.get("filter")), amount, strategy, by, shortfall, embed_field)
+    per_source = parse_per_source(f"{where}.per_source", data["per_source"], amount) if "per_source" in data else None
+    return Component(name, parse_filter(f"{where}.filter", data.get("filter")), amount, strategy, by, shortfall, embed_field, per_source)
+
+
+def parse_per_source(where: str, data: Any, amount: Amount) -> dict:
+    """``per_source: {rate: examples_proportional, cap: 3000}`` or ``{rate: temperature, temperature: 2}``.
+
+    FLAN's mixing: each source's rate is min(n, cap) (examples-proportional; FLAN used
+    cap 3,000) or n ** (1 / temperature) (temperature sampling, optionally after the cap).
+    """
+    if not isinstance(data, dict):
+        raise _fail(where, f"expected a mapping, got {data!r}", "e.g. per_source: {rate: examples_proportional, cap: 3000}")
+    _check_keys(where, data, PER_SOURCE_KEYS)
+    rate = data.get("rate")
+    if rate not in RATES:
+        raise _fail(f"{where}.rate", f"unknown rate {rate!r}", did_you_mean(str(rate), RATES))
+    if amount.unit not in ("count", "share"):
+        raise _fail(where, f"per_source splits a number of samples; the amount is {amount.unit}", "use count: or share: with per_source")
+    cap = data.get("cap")
+    if cap is not None and (not _is_int(cap) or cap < 1):
+        raise _fail(f"{where}.cap", f"cap must be a positive whole number of samples, got {cap!r}", "e.g. cap: 3000 (FLAN's value)")
+    if rate == "examples_proportional" and cap is None:
+        raise _fail(f"{where}.cap", "examples_proportional needs a cap (rate = min(n, cap))", "e.g. cap: 3000")
+    temp = data.get("temperature")
+    if rate == "temperature":
+        if not _is_num(temp) or temp <= 0:
+            raise _fail(f"{where}.temperature", f"temperature must be a positive number, got {temp!r}", "e.g. temperature: 2 (1 is proportional to size)")
+    elif temp is not None:
+        raise _fail(f"{where}.temperature", "temperature only applies to rate: temperature", "remove it or set rate: temperature")
+    out: dict[str, Any] = {"rate": rate}
+    if cap is not None:
+        out["cap"] = int(cap)
+    if temp is not None:
+        out["temperature"] = float(temp)
+    return out
 
 
 def _header_comment(text: str) -> str:

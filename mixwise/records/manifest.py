@@ -157,6 +157,9 @@ class ComponentCount:
     """How much it fell short (0 when filled), in ``shortfall_unit``."""
     shortfall_unit: str
     """samples or tokens."""
+    per_source: dict[str, Any] | None = may_be_absent()
+    """A FLAN-style per-source split (``per_source:`` in the spec): rate, cap / temperature, and per source the
+    rows ``available``, the ``rates`` and the ``resolved`` counts; absent for a component drawn from one pool."""
 
 
 @dataclass(frozen=True, kw_only=True)

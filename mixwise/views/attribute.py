@@ -24,18 +24,19 @@ def pts(x: float) -> str:
 def _score_table(scores: dict[str, dict[str, Any]]) -> Table:
     t = Table(title="scores vs baseline over the n items both runs scored (base, run: their means; delta: run - base, "
                     "with its paired bootstrap 95% CI, in points)", box=box.SIMPLE_HEAD, title_justify="left")
-    for col in ("task", "metric", "base", "run", "delta", "95% CI", "n"):
+    for col in ("task", "metric", "base", "run", "delta", "95% CI", "n", "q"):
         # long judge set names fold onto more lines rather than lose their end; numbers never wrap
         t.add_column(col, justify="right" if col not in ("task", "metric") else "left",
                      overflow="fold" if col == "task" else "ellipsis", no_wrap=col not in ("task", "metric"))
     for task, s in scores.items():
         if s["delta"] is None:
-            t.add_row(task, s["metric"], "-", "-", "no shared items", "-", "0")
+            t.add_row(task, s["metric"], "-", "-", "no shared items", "-", "0", "-")
             continue
         colour = "green" if s["lo"] > 0 else "red" if s["hi"] < 0 else ""
         delta = pts(s["delta"])
         t.add_row(task, s["metric"], f"{s['base_paired']:.3f}", f"{s['score_paired']:.3f}",
-                  f"[{colour}]{delta}[/]" if colour else delta, f"[{pts(s['lo'])[:-4]}, {pts(s['hi'])[:-4]}]", str(s["n"]))
+                  f"[{colour}]{delta}[/]" if colour else delta, f"[{pts(s['lo'])[:-4]}, {pts(s['hi'])[:-4]}]", str(s["n"]),
+                  _q(s.get("q")))
     return t
 
 
@@ -51,7 +52,7 @@ def _unpaired_lines(scores: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def render_report(report: dict[str, Any], console: Console, *, top: int = 5) -> None:
-    """Print the baseline, each comparison's composition and score tables, and the associations if any."""
+    """Print the baseline, each comparison's composition and score tables, and the fit across runs (or its refusal)."""
     base = report["baseline"]
     console.print(f"baseline: [bold]{escape(base['run'])}[/] ({escape(base['manifest'])})")
     for comp in report["comparisons"]:
@@ -75,17 +76,38 @@ def render_report(report: dict[str, Any], console: Console, *, top: int = 5) -> 
         for side, tasks in comp["unscored"].items():
             for task, why in tasks.items():
                 console.print(f"[dim]not compared: {escape(task)} ({side}: {why})[/]")
-    if "associations" in report:
-        rows = report["associations"]
-        n_runs = len(report["comparisons"]) + 1
-        t = Table(title=f"score ~ share across {n_runs} runs (correlation, not proof)", show_edge=False)
-        for col in ("task", "axis", "feature", "per +10 pts share", "r"):
-            t.add_column(col, justify="right" if col in ("per +10 pts share", "r") else "left")
-        for r in rows[: top * 4]:
-            t.add_row(r["task"], r["axis"], escape(r["feature"]), pts(r["slope_per_10pts"]), f"{r['r']:+.2f}")
-        console.print(t)
-        for axis, missing in report["associations_not_recorded"].items():
-            console.print(f"[dim]{axis} left out of the associations: not recorded in {', '.join(missing)}[/]")
+    fit = report.get("fit")
+    if fit:
+        _render_fit(fit, console, report)
+
+
+def _render_fit(fit: dict[str, Any], console: Console, report: dict[str, Any]) -> None:
+    """Across runs: the mixture regression on one axis, or why it is refused (then the pairwise rows above stand)."""
+    tested = report.get("comparisons_tested", 0)
+    console.print(f"[dim]q: Benjamini-Hochberg over the {tested} run x task comparisons above[/]")
+    if fit.get("refused"):
+        console.print(f"[dim]no fit of score ~ {fit['axis']} shares across runs: {escape(fit['refused'])}; pairwise deltas only[/]")
+        return
+    t = Table(title=f"score ~ {fit['axis']} shares across {len(fit['cells'])} mixtures (Scheffé model chosen by leave-one-out CV; "
+                    "coefficient = score of a mixture made only of that group)", show_edge=False, title_justify="left")
+    for col in ("task", "model", "coefficients [95% CI]", "CV rho", "q (any mixture != baseline)"):
+        t.add_column(col, justify="right" if col in ("CV rho", "q (any mixture != baseline)") else "left", overflow="fold")
+    for task, r in fit["tasks"].items():
+        if r["model"] is None:
+            t.add_row(escape(task), "refused", escape(r["refused"] or ""), "-", _q(r["q_any"]))
+            continue
+        coefs = "; ".join(f"{escape(n)} {b:.3f} [{lo:.3f}, {hi:.3f}]" for n, b, lo, hi in zip(r["terms"], r["beta"], r["lo"], r["hi"]))
+        t.add_row(escape(task), r["model"], coefs, "-" if r["cv_rho"] is None else f"{r['cv_rho']:+.2f}", _q(r["q_any"]))
+    console.print(t)
+    moved = fit["moved"]
+    console.print(f"{len(moved)} of {fit['tested']} tasks moved beyond noise across the mixtures (BH q < 0.05)"
+                  + (f": {escape(', '.join(moved))}" if moved else ""))
+    if fit.get("note"):
+        console.print(f"[yellow]{escape(fit['note'])}[/]")
+
+
+def _q(q: float | None) -> str:
+    return "-" if q is None else f"{q:.2f}" if q >= 0.01 else "<.01"
 
 
 __all__ = ["pts", "render_report"]
