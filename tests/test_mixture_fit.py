@@ -118,3 +118,19 @@ def test_prediction_interval_and_spearman():
     assert (lo < pred).all() and (pred < hi).all() and pred[0] < pred[1]
     assert spearman(np.array([1, 2, 3]), np.array([10, 20, 30])) == pytest.approx(1.0)
     assert spearman(np.array([1, 1, 1]), np.array([1, 2, 3])) is None
+
+
+def test_a_synthetic_study_through_the_records_gives_the_engine_fit(tmp_path):
+    """The same known truth written as study and eval records: study fit reads it back to the engine's numbers."""
+    from mixwise.study.fit import fit_study_dir
+    from tests.synthetic_study import write_synthetic_study
+
+    beta = np.array([[0.8, 0.3, 0.3], [0.3, 0.3, 0.6]])
+    folder = write_synthetic_study(tmp_path, SHARES, beta, items=600, seed=4, weights={"t0": 2, "t1": 1})
+    fit = fit_study_dir(folder, draws=800, seed=4)
+    assert fit.cells[0] == "base" and len(fit.cells) == len(SHARES) and fit.variables == COMPONENTS
+    t0 = fit.tasks["t0"]
+    assert t0.model == "linear" and all(lo <= b <= hi for lo, b, hi in zip(t0.beta_lo, beta[0], t0.beta_hi))
+    assert fit.moved == ["t0", "t1"] and fit.tested == 2
+    assert fit.proposal.shares["a"] == pytest.approx(0.6, abs=0.03)  # the true optimum within the design's range
+    assert (folder / "proposed.yaml").is_file() and (folder / "fit.json").is_file()

@@ -76,6 +76,15 @@ def test_a_study_through_the_cli(tmp_path):
     assert again.returncode == 0 and "[" not in again.stdout.split("study tiny:")[0]
     assert untimed(record(tmp_path)) == untimed(rec) and run_json.stat().st_mtime_ns == before
 
+    # --validate trains and scores the proposed mixture as a new cell, and puts observed next to predicted
+    val = mixwise(tmp_path, "study", "fit", "tiny", "--validate")
+    assert val.returncode == 0, val.stdout + val.stderr
+    fit = StudyFitRecord.read(tmp_path / "studies" / "tiny" / "fit.json")
+    assert set(fit.proposal.observed) == {"add"} and "vs observed" in val.stdout
+    proposed = record(tmp_path).cell("proposed")
+    assert proposed.origin == "proposed" and proposed.manifest is not None
+    assert "proposed" not in fit.cells  # a validation cell is never part of the fit that it checks
+
 
 def _wait(cond, proc, timeout=600):
     t0 = time.time()

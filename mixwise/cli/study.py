@@ -47,9 +47,9 @@ def ablate(
             return
         render_plan(p, console)
         return
-    progress = AblateProgress(console, jobs)
-    record = run_ablate(spec, jobs=jobs, workspace=state.workspace, studies=studies, device=device,
-                        retry_failed=retry_failed, on_event=progress, on_train_step=progress.train_step)
+    with AblateProgress(console, jobs) as progress:
+        record = run_ablate(spec, jobs=jobs, workspace=state.workspace, studies=studies, device=device,
+                            retry_failed=retry_failed, on_event=progress, on_train_step=progress.train_step)
     if as_json:
         emit_json(record.to_dict())
         return
@@ -155,8 +155,11 @@ def fit(
     from mixwise.views.study import AblateProgress, render_fit
 
     folder = _folder(name, studies)
-    record = validate_proposal(folder, draws=draws, jobs=jobs, workspace=state.workspace, studies=studies,
-                               on_event=AblateProgress(console, jobs)) if validate else fit_study_dir(folder, draws=draws)
+    if validate:
+        with AblateProgress(console, jobs) as progress:
+            record = validate_proposal(folder, draws=draws, jobs=jobs, workspace=state.workspace, studies=studies, on_event=progress)
+    else:
+        record = fit_study_dir(folder, draws=draws)
     if as_json:
         emit_json(record.to_dict())
         return

@@ -162,8 +162,15 @@ def manifest_tree(m: Manifest) -> Tree:
     for r in c.components:
         req = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in r.requested.items())
         short = f"  [red]short by {r.shortfall:,} {r.shortfall_unit}[/]" if r.shortfall else ""
-        comps.add(f"{escape(r.name)}  {r.strategy}, asked {req}: {r.selected:,} samples, {r.tokens:,} tokens "
-                  f"(of {r.available:,} available){short}")
+        node = comps.add(f"{escape(r.name)}  {r.strategy}, asked {req}: {r.selected:,} samples, {r.tokens:,} tokens "
+                         f"(of {r.available:,} available){short}")
+        if r.per_source:  # FLAN-style split: the rate, then per source its rows, rate and resolved count
+            ps = r.per_source
+            how = f"rate min(n, {ps['cap']:,})" if ps["rate"] == "examples_proportional" else (
+                f"rate {'min(n, ' + format(ps['cap'], ',') + ')' if ps.get('cap') else 'n'} ^ (1/{ps['temperature']:g})")
+            sub = node.add(f"per source ({ps['rate']}, {how})")
+            for src, n in ps["resolved"].items():
+                sub.add(f"{escape(src)}  {n:,} of {ps['available'][src]:,} rows (rate {ps['rates'][src]:,.1f})")
     for axis, title in (("source", "sources"), ("style", "styles"), ("cluster", "clusters"), ("quality", "quality")):
         groups = m.composition.axis(axis)
         if groups is None:

@@ -14,6 +14,7 @@ from typing import Any
 from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mixwise.records.study import Step, StudyFitRecord, StudyRecord
@@ -213,14 +214,37 @@ def _sd(x: float | None) -> str:
 
 
 class AblateProgress:
-    """Ablate's events as lines: one per finished step with elapsed and ETA (and a rich bar on a terminal)."""
+    """Ablate's events as lines: one per finished step with elapsed and ETA, and on a terminal a rich bar below them.
+
+    Use as a context manager (the bar is removed on exit).
+    """
 
     def __init__(self, console: Console, jobs: int = 1):
         self.console, self.jobs = console, jobs
+        self.bar: Progress | None = None
+        self.task = None
         self.t0 = time.perf_counter()
         self.durations: dict[str, list[float]] = {}
         self.last_line = time.perf_counter()
         self.every = 10.0 if console.is_terminal else 30.0  # a pipe gets a line at least every 30 s
+
+    def __enter__(self) -> "AblateProgress":
+        if self.console.is_terminal:
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                console=self.console, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("study steps", total=None)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def _bar(self, record: StudyRecord, running: str | None = None) -> None:
+        if self.bar is not None:
+            c = record.counts()
+            self.bar.update(self.task, total=len(record.steps), completed=c["done"] + c["failed"],
+                            description=f"study {record.name}" + (f": {running}" if running else ""))
 
     def train_step(self, point: dict) -> None:
         """A training's progress (in-process runs): a line every ``every`` seconds and at its last step."""
@@ -238,9 +262,12 @@ class AblateProgress:
                                "(an interrupted training resumes from its last checkpoint)")
             return
         if step is None or event == "start":
-            if step is not None and event == "start" and step.kind == "train":
-                self.console.print(f"[dim]{time.strftime('%H:%M:%S')} start {escape(step.id)}[/]", highlight=False)
+            if step is not None and event == "start":
+                self._bar(record, step.id)
+                if step.kind == "train" and self.bar is None:
+                    self.console.print(f"[dim]{time.strftime('%H:%M:%S')} start {escape(step.id)}[/]", highlight=False)
             return
+        self._bar(record)
         if step.seconds is not None:
             self.durations.setdefault(step.kind, []).append(step.seconds)
         c = record.counts()
